@@ -1,0 +1,99 @@
+"""Domain errors. Each has a machine-readable ``code`` and a human ``message``.
+
+The front ends translate them: the API by kind into an HTTP status, the bot into a friendly reply.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None):
+        if code is not None:
+            self.code = code
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    default_message = "Not allowed."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class InvalidInput(DomainError):
+    """Bad input, with the offending fields: ``errors = {"field": ["message", ...]}``."""
+
+    code = "validation_error"
+    default_message = "The request is invalid."
+
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None):
+        self.errors = errors
+        fields = ", ".join(sorted(errors))
+        super().__init__(message or f"Invalid value for: {fields}.")
+
+
+class Unauthenticated(DomainError):
+    code = "unauthorized"
+    default_message = "Incorrect Bearer token specified"
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    default_message = "No code with this value exists."
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+    default_message = "This claim token is unknown, expired or already used."
+
+
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+    default_message = "No project with this name exists."
+
+
+class CodeReserved(Forbidden):
+    code = "code_reserved"
+    default_message = "This code is reserved for another email address."
+
+
+class CodeAlreadyClaimed(Conflict):
+    code = "code_already_claimed"
+    default_message = "This code has already been claimed by this claimant."
+
+
+class CodeNotYetValid(Conflict):
+    code = "code_not_yet_valid"
+    default_message = "This code cannot be claimed yet."
+
+
+class CodeExpired(Conflict):
+    code = "code_expired"
+    default_message = "This code has expired."
+
+
+class CodeFullyClaimed(Conflict):
+    code = "code_fully_claimed"
+    default_message = "This code has no claims left."
+
+
+class CodeSpaceExhausted(Conflict):
+    code = "code_space_exhausted"
+    default_message = "Not enough unused codes of this type are left for this project."
+
+
+class ProjectExists(Conflict):
+    code = "project_exists"
+    default_message = "A project with this name already exists."

@@ -1,0 +1,162 @@
+"""SQLAlchemy 2.0 models. Every invariant that concurrency could break is a database constraint.
+
+All timestamps are naive UTC (``shared.clock.utcnow``), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.clock import utcnow
+from shared.db import Base
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+CODE_TYPES = ("creative", "alphanumeric", "numeric")
+DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
+EMAIL_LENGTH = 320
+CODE_LENGTH = 64
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # SHA-256 hex digests; the keys themselves are shown once and never stored.
+    public_key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # Email delivery: where a recipient claims ({code} is replaced) and optional templates.
+    claim_url: Mapped[str | None] = mapped_column(String(2000))
+    mail_subject_template: Mapped[str | None] = mapped_column(Text)
+    mail_text_template: Mapped[str | None] = mapped_column(Text)
+    mail_html_template: Mapped[str | None] = mapped_column(Text)
+    # Browser origins allowed to claim with the public key (CORS).
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Code(Base):
+    __tablename__ = "codes"
+    __table_args__ = (
+        UniqueConstraint("project_id", "code"),
+        CheckConstraint("claims >= 0", name="claims_not_negative"),
+        CheckConstraint("claims <= allowed_claims", name="claims_within_allowed"),
+        CheckConstraint("allowed_claims >= 1", name="allowed_claims_positive"),
+        CheckConstraint("type IN ('creative', 'alphanumeric', 'numeric')", name="type_known"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_until > valid_from",
+            name="window_ordered",
+        ),
+        Index("ix_codes_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # Always stored lowercase; lookups trim and lowercase their input.
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    type: Mapped[str] = mapped_column(String(16))
+    allowed_claims: Mapped[int] = mapped_column(Integer, default=1)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reserved_for: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    # Discord: claiming the code in this guild grants this role.
+    discord_guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    discord_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Claim(Base):
+    """One claim of a code, by an email address, a Discord member, or both."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("code_id", "email"),
+        UniqueConstraint("code_id", "discord_user_id"),
+        CheckConstraint(
+            "email IS NOT NULL OR discord_user_id IS NOT NULL", name="has_claimant"
+        ),
+        Index("ix_claims_code_id_id", "code_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    discord_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # SHA-256 of the one-time token a page hands its backend to verify the claim.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """A code to be emailed to one recipient; sent by the worker, kept as a record once sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')", name="status_known"
+        ),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_code_id_id", "code_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # Unsent deliveries go with their code; sent ones stay as a record, detached.
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id", ondelete="SET NULL"))
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # While "sending": when the worker's lease runs out and the delivery may be taken again.
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Guild(Base):
+    """A Discord server linked to a project."""
+
+    __tablename__ = "guilds"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    manager_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    log_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DiscordClaimFailure(Base):
+    """A refused /claim, counted per member so nobody guesses codes through Discord."""
+
+    __tablename__ = "discord_claim_failures"
+    __table_args__ = (Index("ix_discord_claim_failures_user_at", "discord_user_id", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    discord_user_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,115 @@
+"""Projects and their API keys. Keys are shown once; only their SHA-256 digests are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, Unauthenticated
+from shared.models import Code, Project
+
+KEY_PATTERN = re.compile(r"(pk|sk)_[0-9a-f]{48}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectKeys:
+    public_key: str
+    secret_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """Who is calling: a project, with its public or its secret key."""
+
+    project_id: int
+    project_name: str
+    is_secret: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    id: int
+    name: str
+    codes: int
+    created_at: object
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_keys() -> ProjectKeys:
+    return ProjectKeys(f"pk_{secrets.token_hex(24)}", f"sk_{secrets.token_hex(24)}")
+
+
+def create_project(session: Session, name: str) -> tuple[Project, ProjectKeys]:
+    name = name.strip()
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            {"name": ["1 to 100 letters, digits, spaces, '_', '.' or '-', starting with a letter or digit."]}
+        )
+    keys = new_keys()
+    project = Project(
+        name=name,
+        public_key_digest=digest(keys.public_key),
+        secret_key_digest=digest(keys.secret_key),
+        allowed_origins=[],
+    )
+    session.add(project)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ProjectExists(f"A project named {name!r} already exists.") from None
+    return project, keys
+
+
+def get_project_by_name(session: Session, name: str) -> Project:
+    project = session.scalars(select(Project).where(Project.name == name.strip())).one_or_none()
+    if project is None:
+        raise ProjectNotFound(f"No project named {name!r}.")
+    return project
+
+
+def rotate_keys(session: Session, name: str) -> tuple[Project, ProjectKeys]:
+    """New keys for the project; the old ones stop working when the transaction commits."""
+    project = get_project_by_name(session, name)
+    keys = new_keys()
+    project.public_key_digest = digest(keys.public_key)
+    project.secret_key_digest = digest(keys.secret_key)
+    session.flush()
+    return project, keys
+
+
+def list_projects(session: Session) -> list[ProjectSummary]:
+    counts = (
+        select(Code.project_id, func.count().label("codes")).group_by(Code.project_id).subquery()
+    )
+    rows = session.execute(
+        select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0))
+        .outerjoin(counts, counts.c.project_id == Project.id)
+        .order_by(Project.id)
+    ).all()
+    return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
+
+
+_public_lookup = select(Project.id, Project.name)
+
+
+def authenticate(session: Session, raw_key: str | None) -> ApiKey:
+    """The project a key belongs to, looked up by digest. Any failure is the same error."""
+    if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
+        raise Unauthenticated()
+    is_secret = raw_key.startswith("sk_")
+    column = Project.secret_key_digest if is_secret else Project.public_key_digest
+    row = session.execute(_public_lookup.where(column == digest(raw_key))).first()
+    if row is None:
+        raise Unauthenticated()
+    return ApiKey(project_id=row[0], project_name=row[1], is_secret=is_secret)

@@ -1,0 +1,116 @@
+"""Plain values the services return: no session attached, safe to hand to another thread."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from shared.errors import InvalidInput
+
+T = TypeVar("T")
+
+CODE_COLUMNS = (
+    "id", "code", "type", "allowed_claims", "claims", "valid_from", "valid_until",
+    "reserved_for", "discord_guild_id", "discord_role_id", "created_at", "updated_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRecord:
+    id: int
+    code: str
+    type: str
+    allowed_claims: int
+    claims: int
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    reserved_for: str | None
+    discord_guild_id: int | None
+    discord_role_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row) -> CodeRecord:
+        return cls(*(getattr(row, name) for name in CODE_COLUMNS))
+
+    def status(self, now: dt.datetime) -> str:
+        """expired, else fully_claimed, else not_yet_valid, else active."""
+        if self.valid_until is not None and self.valid_until <= now:
+            return "expired"
+        if self.claims >= self.allowed_claims:
+            return "fully_claimed"
+        if self.valid_from is not None and self.valid_from > now:
+            return "not_yet_valid"
+        return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    token: str
+    code: CodeRecord
+    email: str | None
+    discord_user_id: int | None
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRecord:
+    email: str | None
+    discord_user_id: int | None
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    email: str | None
+    discord_user_id: int | None
+    code: CodeRecord
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecipient:
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    received: int
+    notified: int
+    skipped: list[SkippedRecipient]
+    delivery_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    code: CodeRecord
+    claims_deleted: int
+    deliveries_removed: int
+    # Discord members who claimed a code that grants a role: the bot takes the role back.
+    role_holders: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        version, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if version != "v1":
+            raise ValueError
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput({"cursor": ["Not a valid cursor."]}) from None

@@ -1,0 +1,90 @@
+"""Field rules shared by both front ends. Each check returns the cleaned value or raises InvalidInput."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from email_validator import EmailNotValidError, validate_email
+
+from shared.clock import to_naive_utc
+from shared.errors import InvalidInput
+from shared.models import CODE_LENGTH, CODE_TYPES, EMAIL_LENGTH
+
+MAX_GENERATE = 10_000
+MAX_SEND = 1_000
+
+
+def normalize_code(value: str, field: str = "code") -> str:
+    """Codes compare trimmed and case-insensitively; they are stored lowercase."""
+    cleaned = value.strip().lower()
+    if not cleaned:
+        raise InvalidInput({field: ["Must not be empty."]})
+    if len(cleaned) > CODE_LENGTH:
+        raise InvalidInput({field: [f"Must be at most {CODE_LENGTH} characters."]})
+    return cleaned
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_email_cached(value: str) -> str | None:
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return result.normalized.lower()
+
+
+def normalize_email(value: str, field: str = "email") -> str:
+    """A syntactically valid address, lowercased (addresses compare case-insensitively here)."""
+    cleaned = value.strip()
+    normalized = _normalize_email_cached(cleaned) if len(cleaned) <= EMAIL_LENGTH else None
+    if normalized is None:
+        raise InvalidInput({field: ["Not a valid email address."]})
+    return normalized
+
+
+def parse_timestamp(value: str | dt.datetime, field: str) -> dt.datetime:
+    """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC."""
+    if isinstance(value, dt.datetime):
+        return to_naive_utc(value)
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise InvalidInput({field: ["Not a valid ISO 8601 timestamp."]}) from None
+    return to_naive_utc(parsed)
+
+
+def generate_errors(
+    *,
+    amount: int,
+    code_type: str,
+    allowed_claims: int,
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+    max_amount: int = MAX_GENERATE,
+) -> dict[str, list[str]]:
+    """Every rule of a generate request that a value can break, keyed by field name."""
+    errors: dict[str, list[str]] = {}
+    if not 1 <= amount <= max_amount:
+        errors["amount"] = [f"Must be between 1 and {max_amount}."]
+    if code_type not in CODE_TYPES:
+        errors["type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
+    if allowed_claims < 1:
+        errors["allowedClaims"] = ["Must be at least 1."]
+    elif allowed_claims > 2_000_000_000:
+        errors["allowedClaims"] = ["Must be at most 2000000000."]
+    errors.update(window_errors(valid_from, valid_until, now))
+    return errors
+
+
+def window_errors(
+    valid_from: dt.datetime | None, valid_until: dt.datetime | None, now: dt.datetime
+) -> dict[str, list[str]]:
+    messages: list[str] = []
+    if valid_until is not None:
+        if valid_from is not None and valid_until <= valid_from:
+            messages.append("Must be after validFrom.")
+        if valid_until <= now:
+            messages.append("Must be in the future.")
+    return {"validUntil": messages} if messages else {}
