@@ -1,7 +1,6 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
 from shared.db import Base
