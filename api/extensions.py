@@ -1,9 +1,52 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
+from __future__ import annotations
+
+import flask_smorest
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from api.errors import ErrorSchema, JsonBodyParser, register_error_handlers
 from shared.db import Base
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api with this service's error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        register_error_handlers(self._app)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Reads JSON bodies whatever the Content-Type, and answers malformed JSON with invalid_json."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
+
+    def errors(self, *statuses: int):
+        """Document the error responses a route can give, all in the one error shape."""
+
+        def decorator(view):
+            for status in reversed(statuses):
+                view = self.alt_response(status, schema=ErrorSchema,
+                                         description=ERROR_DESCRIPTIONS.get(status, "Error"))(view)
+            return view
+
+        return decorator
+
+
+ERROR_DESCRIPTIONS = {
+    400: "invalid_json: the body is not valid JSON.",
+    401: "unauthorized: missing, malformed or unknown key.",
+    403: "secret_key_required, or code_reserved on a claim.",
+    404: "code_not_found / token_not_found.",
+    409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, "
+         "code_space_exhausted.",
+    413: "payload_too_large.",
+    422: "validation_error, with errors by field.",
+}
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
+api = Api()

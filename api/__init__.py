@@ -1,0 +1,84 @@
+"""The REST API: a thin Flask layer over the domain in ``shared``."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from shared.config import INSTANCE_DIR, PROJECT_ROOT, Settings
+from shared.db import configure_engine, engine_options, ensure_sqlite_directory, read_only
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
+    from api.extensions import Api, db, migrate
+
+    settings = Settings.from_env()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(
+        SETTINGS=settings,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        PROPAGATE_EXCEPTIONS=False,
+        API_TITLE="Codes API",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Promo and access codes: generate, claim, send and delete. "
+                                    "Authenticate with `Authorization: Bearer <key>`; the public "
+                                    "key (pk_) may only claim."},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    if config:
+        app.config.update(config)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    ensure_sqlite_directory(url)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(
+        url, busy_timeout=settings.sqlite_busy_timeout, pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    ))
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, busy_timeout=settings.sqlite_busy_timeout)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+
+    api = Api(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from api.claims.resources import blp as claims_blp
+    from api.codes.resources import blp as codes_blp
+
+    api.register_blueprint(codes_blp)
+    api.register_blueprint(claims_blp)
+    app.extensions["codes_api"] = api
+
+    _read_only_gets(app)
+    _register_cli(app)
+    return app
+
+
+def _read_only_gets(app: Flask) -> None:
+    """GET requests read: on SQLite they need no write lock, so they never queue behind writers."""
+
+    @app.before_request
+    def _enter_read_only():
+        if request.method in ("GET", "HEAD"):
+            context = read_only()
+            context.__enter__()
+            request.environ["codes.read_only"] = context
+
+    @app.teardown_request
+    def _leave_read_only(_exc):
+        context = request.environ.pop("codes.read_only", None)
+        if context is not None:
+            context.__exit__(None, None, None)
+
+
+def _register_cli(app: Flask) -> None:
+    from api.cli import projects
+
+    app.cli.add_command(projects)

@@ -1,0 +1,42 @@
+"""Domain records to JSON bodies, in the shapes the response schemas document."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app
+
+from shared.clock import isoformat_z, utcnow
+from shared.records import ClaimRecord, CodeRecord
+
+
+def code_json(record: CodeRecord, now=None) -> dict:
+    return {
+        "code": record.code,
+        "type": record.type,
+        "allowedClaims": record.allowed_claims,
+        "claims": record.claims,
+        "validFrom": isoformat_z(record.valid_from),
+        "validUntil": isoformat_z(record.valid_until),
+        "reservedFor": {"email": record.reserved_for} if record.reserved_for else None,
+        "status": record.status(now or utcnow()),
+        "createdAt": isoformat_z(record.created_at),
+        "updatedAt": isoformat_z(record.updated_at),
+    }
+
+
+def claim_json(record: ClaimRecord) -> dict:
+    return {
+        "email": record.email,
+        "discordUserId": str(record.discord_user_id) if record.discord_user_id else None,
+        "claimedAt": isoformat_z(record.claimed_at),
+    }
+
+
+def success(data) -> Response:
+    """The success envelope, HTTP 200."""
+    return current_app.response_class(
+        json.dumps({"success": True, "data": data}, separators=(",", ":")),
+        status=200,
+        mimetype="application/json",
+    )

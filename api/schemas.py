@@ -1,0 +1,115 @@
+"""Schemas shared by the resources: strict fields, the code object, envelopes and pages.
+
+Request schemas validate; response schemas document (resources serialise with ``api.render``,
+which produces exactly these shapes, much faster than a schema dump of 10,000 codes).
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from shared.errors import InvalidInput
+from shared.models import CODE_TYPES
+from shared.validation import normalize_code, normalize_email, parse_timestamp
+
+CODE_STATUSES = ("active", "expired", "fully_claimed", "not_yet_valid")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: no strings, no floats, no booleans."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _DomainChecked(fields.String):
+    """A string field cleaned by a domain rule, so the API and the bot validate alike."""
+
+    rule = staticmethod(lambda value, field: value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return self.rule(text, attr or "value")
+        except InvalidInput as exc:
+            raise ValidationError(next(iter(exc.errors.values()))) from None
+
+
+class Email(_DomainChecked):
+    rule = staticmethod(normalize_email)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("format", "email")
+        super().__init__(**kwargs)
+
+
+class CodeValue(_DomainChecked):
+    """A code as a client types it: surrounding whitespace and case are ignored."""
+
+    rule = staticmethod(normalize_code)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("example", "curious-pineapple")
+        super().__init__(**kwargs)
+
+
+class Timestamp(_DomainChecked):
+    """ISO 8601; without an offset, UTC."""
+
+    rule = staticmethod(parse_timestamp)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("format", "date-time")
+        super().__init__(**kwargs)
+
+
+class ReservedForSchema(Schema):
+    email = fields.String(required=True)
+
+
+class CodeSchema(Schema):
+    """The code object."""
+
+    code = fields.String(required=True, metadata={"example": "curious-pineapple"})
+    type = fields.String(required=True, validate=validate.OneOf(CODE_TYPES))
+    allowedClaims = fields.Integer(required=True)
+    claims = fields.Integer(required=True, metadata={"description": "Claims so far."})
+    validFrom = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    validUntil = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    reservedFor = fields.Nested(ReservedForSchema, required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(CODE_STATUSES))
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+def envelope(data_field: fields.Field, name: str) -> type[Schema]:
+    """``{"success": true, "data": <data_field>}`` as a named schema."""
+    return Schema.from_dict(
+        {"success": fields.Boolean(required=True, metadata={"example": True}), "data": data_field},
+        name=name,
+    )
+
+
+def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "nextCursor": fields.String(required=True, allow_none=True),
+        },
+        name=name,
+    )
+
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(load_default=None)
