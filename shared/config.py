@@ -25,6 +25,12 @@ def _int(value: str | None, default: int) -> int:
     return int(value)
 
 
+def _float(value: str | None, default: float) -> float:
+    if value is None or value.strip() == "":
+        return default
+    return float(value)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'codes.sqlite3'}"
 
@@ -44,6 +50,29 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
     log_level: str = "INFO"
+    # Email delivery (docs/email.md). Without SMTP_HOST each message is an .eml file in MAIL_DIR.
+    smtp_host: str = ""
+    # 0: the usual port of SMTP_SECURITY (none 25, starttls 587, ssl 465).
+    smtp_port: int = 0
+    smtp_username: str = ""
+    smtp_password: str = ""
+    # none | starttls | ssl
+    smtp_security: str = "starttls"
+    # Seconds to wait for the SMTP server to connect or answer one command.
+    smtp_timeout: float = 10.0
+    mail_from: str = "Codes <codes@localhost>"
+    mail_dir: str = field(default_factory=lambda: str(INSTANCE_DIR / "mail"))
+    # A temporary failure is retried after MAIL_RETRY_BASE_SECONDS, doubling each time (with
+    # jitter) up to MAIL_RETRY_MAX_SECONDS; after MAIL_MAX_ATTEMPTS attempts it is "failed".
+    mail_max_attempts: int = 8
+    mail_retry_base_seconds: float = 60.0
+    mail_retry_max_seconds: float = 3600.0
+    # The worker takes this many due deliveries at a time and holds them for WORKER_LEASE_SECONDS;
+    # a worker that dies leaves them "sending" until the lease runs out, then they are queued again.
+    worker_batch_size: int = 20
+    worker_lease_seconds: float = 300.0
+    # Seconds an idle worker waits before looking for due deliveries again.
+    worker_poll_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,4 +84,18 @@ class Settings:
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 10),
             max_content_length=_int(env.get("MAX_CONTENT_LENGTH"), 1024 * 1024),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            smtp_host=env.get("SMTP_HOST", "").strip(),
+            smtp_port=_int(env.get("SMTP_PORT"), 0),
+            smtp_username=env.get("SMTP_USERNAME", ""),
+            smtp_password=env.get("SMTP_PASSWORD", ""),
+            smtp_security=(env.get("SMTP_SECURITY") or "starttls").strip().lower(),
+            smtp_timeout=_float(env.get("SMTP_TIMEOUT"), 10.0),
+            mail_from=env.get("MAIL_FROM") or "Codes <codes@localhost>",
+            mail_dir=env.get("MAIL_DIR") or str(INSTANCE_DIR / "mail"),
+            mail_max_attempts=_int(env.get("MAIL_MAX_ATTEMPTS"), 8),
+            mail_retry_base_seconds=_float(env.get("MAIL_RETRY_BASE_SECONDS"), 60.0),
+            mail_retry_max_seconds=_float(env.get("MAIL_RETRY_MAX_SECONDS"), 3600.0),
+            worker_batch_size=_int(env.get("WORKER_BATCH_SIZE"), 20),
+            worker_lease_seconds=_float(env.get("WORKER_LEASE_SECONDS"), 300.0),
+            worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 2.0),
         )
