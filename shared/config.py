@@ -50,6 +50,16 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
     log_level: str = "INFO"
+    # Discord bot: the bot token. No default; `python -m bot` refuses to start without it.
+    discord_token: str | None = None
+    # Sharding over several bot processes: the total shard count and this process's shard ids
+    # ("0,1"). Unset: one process runs every shard, as many as Discord recommends.
+    discord_shard_count: int | None = None
+    discord_shard_ids: tuple[int, ...] | None = None
+    # Refused /claim attempts a member may make per minute before waiting.
+    bot_claim_failures_per_minute: int = 5
+    # Codes the bot may DM (/codes send member:...) per server per minute.
+    bot_dms_per_minute: int = 10
     # Email delivery (docs/email.md). Without SMTP_HOST each message is an .eml file in MAIL_DIR.
     smtp_host: str = ""
     # 0: the usual port of SMTP_SECURITY (none 25, starttls 587, ssl 465).
@@ -84,6 +94,13 @@ class Settings:
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 10),
             max_content_length=_int(env.get("MAX_CONTENT_LENGTH"), 1024 * 1024),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            discord_token=env.get("DISCORD_TOKEN") or None,
+            discord_shard_count=_int(env.get("DISCORD_SHARD_COUNT"), 0) or None,
+            discord_shard_ids=tuple(
+                int(part) for part in (env.get("DISCORD_SHARD_IDS") or "").replace(",", " ").split()
+            ) or None,
+            bot_claim_failures_per_minute=_int(env.get("BOT_CLAIM_FAILURES_PER_MINUTE"), 5),
+            bot_dms_per_minute=_int(env.get("BOT_DMS_PER_MINUTE"), 10),
             smtp_host=env.get("SMTP_HOST", "").strip(),
             smtp_port=_int(env.get("SMTP_PORT"), 0),
             smtp_username=env.get("SMTP_USERNAME", ""),
