@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` serves the API on SQLite, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint format migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: migrate the database, create the demo project on the first run, serve on 127.0.0.1:$(PORT)
+run: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+	$(BIN)/flask projects demo
+	@echo "Serving the Codes API on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+
+## test: install what the tests need, then run the whole suite on SQLite and PostgreSQL
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
