@@ -20,10 +20,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## run: migrate the database, create the demo project on the first run, serve on 127.0.0.1:$(PORT)
+## with one email worker beside the API (it stops with the API)
 run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
 	$(BIN)/flask projects demo
 	@echo "Serving the Codes API on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
+	$(BIN)/flask worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 ## test: install what the tests need, then run the whole suite on SQLite and PostgreSQL

@@ -51,9 +51,11 @@ def create_app(config: dict | None = None) -> Flask:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     from api.claims.resources import blp as claims_blp
     from api.codes.resources import blp as codes_blp
+    from api.deliveries.resources import blp as deliveries_blp
 
     api.register_blueprint(codes_blp)
     api.register_blueprint(claims_blp)
+    api.register_blueprint(deliveries_blp)
     app.extensions["codes_api"] = api
 
     _read_only_gets(app)
@@ -80,5 +82,9 @@ def _read_only_gets(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from api.cli import projects
+    from api.cli_mail import set_claim_url, set_template, worker
 
+    projects.add_command(set_template)
+    projects.add_command(set_claim_url)
     app.cli.add_command(projects)
+    app.cli.add_command(worker)
