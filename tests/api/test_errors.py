@@ -1,0 +1,132 @@
+"""Every failure has one JSON shape, and checks run in order: auth, then body, then domain."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from shared import codes
+
+
+def assert_error(response, status: int, error: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert body["success"] is False
+    assert body["code"] == status
+    assert body["error"] == error
+    assert isinstance(body["message"], str) and body["message"]
+    assert abs(body["time"] - time.time() * 1000) < 60_000
+    return body
+
+
+def test_unknown_route_is_json_404(client):
+    assert_error(client.get("/nowhere"), 404, "not_found")
+
+
+def test_wrong_method_is_json_405_with_allow(client, secret):
+    response = client.put("/codes/generate", headers=secret)
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_missing_authorization_is_401(client):
+    body = assert_error(client.post("/codes/generate", json={"amount": 1}), 401, "unauthorized")
+    assert body["message"] == "Incorrect Bearer token specified"
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer", "Bearer ", "Basic abc", "sk_" + "a" * 48, "Bearer sk_123", "Bearer pk_" + "A" * 48,
+    "Bearer sk_" + "0" * 48,
+])
+def test_malformed_or_unknown_key_is_401(client, project, header):
+    response = client.get("/codes", headers={"Authorization": header})
+    assert_error(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("get", "/codes", None),
+    ("get", "/codes/anything", None),
+    ("get", "/codes/code/anything", None),
+    ("get", "/codes/anything/claims", None),
+    ("post", "/codes/generate", {"amount": 1}),
+    ("post", "/codes/send", {"code": "x", "emails": ["a@example.com"]}),
+    ("post", "/codes/delete", {"code": "x"}),
+    ("delete", "/codes/delete", {"code": "x"}),
+    ("post", "/claims/exchange", {"token": "x"}),
+])
+def test_public_key_may_only_claim(client, public, method, path, body):
+    response = getattr(client, method)(path, json=body, headers=public)
+    assert_error(response, 403, "secret_key_required")
+
+
+def test_authentication_comes_before_the_body(client):
+    assert_error(client.post("/codes/generate", data="{nope"), 401, "unauthorized")
+
+
+def test_body_comes_before_the_domain(client, public):
+    response = client.post("/codes/claim", json={"code": "unknown-code", "email": "nope"}, headers=public)
+    body = assert_error(response, 422, "validation_error")
+    assert list(body["errors"]) == ["email"]
+
+
+def test_malformed_json_is_400_invalid_json(client, secret):
+    response = client.post("/codes/generate", data='{"amount": 1', headers=secret,
+                           content_type="application/json")
+    assert_error(response, 400, "invalid_json")
+
+
+def test_json_without_content_type_is_read(client, secret):
+    response = client.post("/codes/generate", data='{"amount": 1}', headers=secret)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("payload", ["[1, 2]", '"text"', "42", "null"])
+def test_a_body_that_is_not_an_object_is_422(client, secret, payload):
+    response = client.post("/codes/generate", data=payload, headers=secret, content_type="application/json")
+    body = assert_error(response, 422, "validation_error")
+    assert body["errors"]
+
+
+def test_validation_names_every_bad_field(client, secret):
+    response = client.post("/codes/generate", headers=secret, json={
+        "amount": "2", "allowedClaim": 3, "allowedClaims": 2.5, "reservedFor": "not-an-email",
+        "validUntil": "2000-01-01T00:00:00Z", "type": "emoji",
+    })
+    body = assert_error(response, 422, "validation_error")
+    assert set(body["errors"]) == {"amount", "allowedClaim", "allowedClaims", "reservedFor",
+                                   "validUntil", "type"}
+    assert body["errors"]["allowedClaim"] == ["Unknown field."]
+
+
+@pytest.mark.parametrize("amount", [True, 2.5, "2", None, 0, 10_001, -1])
+def test_amount_must_be_an_integer_in_range(client, secret, amount):
+    response = client.post("/codes/generate", json={"amount": amount}, headers=secret)
+    assert "amount" in assert_error(response, 422, "validation_error")["errors"]
+
+
+def test_missing_body_names_required_fields(client, secret):
+    body = assert_error(client.post("/codes/send", headers=secret), 422, "validation_error")
+    assert set(body["errors"]) == {"code", "emails"}
+
+
+def test_oversized_body_is_413_in_the_error_shape(app, client, secret):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/codes/send", headers=secret,
+                           json={"code": "x", "emails": [f"a{i}@example.com" for i in range(200)]})
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_unexpected_exception_is_500_logged_without_internals(client, secret, monkeypatch, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals: connection string")
+
+    monkeypatch.setattr(codes, "get_code", explode)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/codes/anything", headers=secret)
+    body = assert_error(response, 500, "internal_error")
+    assert "internals" not in response.get_data(as_text=True)
+    assert "Reference:" in body["message"]
+    assert any("secret internals" in (r.exc_text or "") or r.exc_info for r in caplog.records)
