@@ -1,0 +1,73 @@
+"""The bot: an AutoShardedBot with the codes cogs, a runner for domain calls and a DM throttle."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import CodesTree
+from bot.runner import Runner
+from bot.throttle import DMThrottle
+from shared.config import Settings
+
+log = logging.getLogger("bot")
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds only: roles and the bot's own member come with it; nothing privileged."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class CodesBot(commands.AutoShardedBot):
+    # Seconds before a confirmation and a list's buttons give up.
+    confirm_timeout = 60.0
+    list_timeout = 300.0
+
+    def __init__(
+        self, settings: Settings, session_factory: sessionmaker[Session], *, engine: Engine | None = None
+    ):
+        shard_ids = list(settings.discord_shard_ids) if settings.discord_shard_ids else None
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=bot_intents(),
+            tree_cls=CodesTree,
+            shard_count=settings.discord_shard_count,
+            shard_ids=shard_ids,
+            chunk_guilds_at_startup=False,
+            # Nothing the bot writes pings anyone unless a message says so itself.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.runner = Runner(session_factory)
+        self.dm_throttle = DMThrottle(per_guild=settings.bot_dms_per_minute)
+        self._engine = engine
+
+    async def setup_hook(self) -> None:
+        """Load the cogs. No network here: commands are synced only by ``python -m bot sync``."""
+        from bot.cogs.claim import ClaimCog
+        from bot.cogs.codes import CodesCog
+
+        await self.add_cog(CodesCog(self))
+        await self.add_cog(ClaimCog(self))
+
+    async def post_log(self, channel_id: int | None, guild_id: int, content: str) -> None:
+        """Write one line to the server's log channel; a missing or closed channel is not an error."""
+        if channel_id is None:
+            return
+        channel = self.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("Could not write to log channel %s of guild %s: %s", channel_id, guild_id, exc)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._engine is not None:
+            self._engine.dispose()

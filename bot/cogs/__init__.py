@@ -1,0 +1,1 @@
+"""The bot's cogs: ``codes`` (the managers' /codes group) and ``claim`` (the members' /claim)."""

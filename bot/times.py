@@ -1,0 +1,37 @@
+"""Times as managers type them: ISO 8601 (``2025-01-31T18:00``) or relative to now (``30m``, ``2h``, ``7d``).
+
+Relative forms may combine units (``1d12h``). Every result is naive UTC, as the domain stores times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from shared.clock import utcnow
+from shared.errors import InvalidInput
+from shared.validation import parse_timestamp
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RELATIVE = re.compile(r"(?:\d+[smhdw])+")
+_PART = re.compile(r"(\d+)([smhdw])")
+# Far enough for any code; keeps timedelta and the database's timestamps in range.
+_MAX_RELATIVE = dt.timedelta(days=3650)
+
+
+def parse_when(value: str, field: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """``value`` as naive UTC; ``field`` names the option in the error."""
+    text = value.strip().lower().replace(" ", "")
+    if _RELATIVE.fullmatch(text):
+        delta = dt.timedelta()
+        for amount, unit in _PART.findall(text):
+            delta += dt.timedelta(**{_UNITS[unit]: min(int(amount), 10**7)})
+        if delta > _MAX_RELATIVE:
+            raise InvalidInput({field: ["Must be at most 10 years from now."]})
+        return (now or utcnow()) + delta
+    try:
+        return parse_timestamp(value, field)
+    except InvalidInput:
+        raise InvalidInput(
+            {field: ["Use a relative time such as 30m, 2h or 7d, or ISO 8601 such as 2025-01-31T18:00Z."]}
+        ) from None
