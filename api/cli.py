@@ -24,8 +24,11 @@ def _fail(exc: DomainError) -> None:
 
 def _print_keys(name: str, project_id: int, keys, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"id": project_id, "name": name, "publicKey": keys.public_key,
-                               "secretKey": keys.secret_key}))
+        click.echo(
+            json.dumps(
+                {"id": project_id, "name": name, "publicKey": keys.public_key, "secretKey": keys.secret_key}
+            )
+        )
         return
     click.echo(f"Project {name!r} (id {project_id})")
     click.echo(f"  public key: {keys.public_key}   (web pages: may only claim codes)")
@@ -52,8 +55,14 @@ def list_(as_json: bool) -> None:
     """List projects with their number of codes."""
     rows = project_service.list_projects(db.session)
     if as_json:
-        click.echo(json.dumps([{"id": r.id, "name": r.name, "codes": r.codes,
-                                "createdAt": r.created_at.isoformat()} for r in rows]))
+        click.echo(
+            json.dumps(
+                [
+                    {"id": r.id, "name": r.name, "codes": r.codes, "createdAt": r.created_at.isoformat()}
+                    for r in rows
+                ]
+            )
+        )
         return
     if not rows:
         click.echo("No projects yet: flask --app wsgi projects create NAME")
@@ -75,8 +84,12 @@ def rotate_keys(name: str, as_json: bool) -> None:
 
 
 @projects.command("demo")
-@click.option("--keys-file", type=click.Path(path_type=Path), default=None,
-              help="Where the demo keys are saved (default: instance/demo-keys.json).")
+@click.option(
+    "--keys-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the demo keys are saved (default: instance/demo-keys.json).",
+)
 def demo(keys_file: Path | None) -> None:
     """Create the 'demo' project once, saving its keys to a file; later runs print that file."""
     keys_file = keys_file or Path(current_app.instance_path) / "demo-keys.json"
@@ -91,8 +104,12 @@ def demo(keys_file: Path | None) -> None:
     except DomainError as exc:
         _fail(exc)
     keys_file.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"id": project.id, "name": project.name, "publicKey": keys.public_key,
-               "secretKey": keys.secret_key}
+    payload = {
+        "id": project.id,
+        "name": project.name,
+        "publicKey": keys.public_key,
+        "secretKey": keys.secret_key,
+    }
     fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2)

@@ -50,8 +50,15 @@ HTTP_ERRORS = {
 class ApiError(HTTPException):
     """An error raised by the API layer itself, with its own machine code."""
 
-    def __init__(self, status: int, error: str, message: str, *, errors: dict | None = None,
-                 headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        errors: dict | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(description=message)
         self.code = status
         self.error = error
@@ -62,8 +69,11 @@ class ApiError(HTTPException):
 
 class SecretKeyRequired(ApiError):
     def __init__(self):
-        super().__init__(403, "secret_key_required",
-                         "This route needs the project's secret key; the public key may only claim codes.")
+        super().__init__(
+            403,
+            "secret_key_required",
+            "This route needs the project's secret key; the public key may only claim codes.",
+        )
 
 
 class InvalidJson(ApiError):
@@ -80,13 +90,15 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "A human-readable explanation."})
     time = fields.Integer(required=True, metadata={"description": "When it happened, in Unix milliseconds."})
     errors = fields.Dict(
-        keys=fields.String(), values=fields.List(fields.String()),
+        keys=fields.String(),
+        values=fields.List(fields.String()),
         metadata={"description": "Validation errors by field name (422 only)."},
     )
 
 
-def error_response(status: int, error: str, message: str, *, errors: dict | None = None,
-                   headers: dict | None = None) -> Response:
+def error_response(
+    status: int, error: str, message: str, *, errors: dict | None = None, headers: dict | None = None
+) -> Response:
     body: dict = {
         "success": False,
         "code": status,
@@ -96,9 +108,7 @@ def error_response(status: int, error: str, message: str, *, errors: dict | None
     }
     if errors is not None:
         body["errors"] = errors
-    response = current_app.response_class(
-        json.dumps(body), status=status, mimetype="application/json"
-    )
+    response = current_app.response_class(json.dumps(body), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -124,8 +134,7 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     if isinstance(exc, ApiError):
-        return error_response(status, exc.error, exc.message, errors=exc.errors,
-                              headers=exc.extra_headers)
+        return error_response(status, exc.error, exc.message, errors=exc.errors, headers=exc.extra_headers)
     error, message = HTTP_ERRORS.get(status, ("http_error", exc.description or exc.name))
     data = getattr(exc, "data", None) or {}
     errors = None

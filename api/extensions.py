@@ -29,8 +29,9 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(view):
             for status in reversed(statuses):
-                view = self.alt_response(status, schema=ErrorSchema,
-                                         description=ERROR_DESCRIPTIONS.get(status, "Error"))(view)
+                view = self.alt_response(
+                    status, schema=ErrorSchema, description=ERROR_DESCRIPTIONS.get(status, "Error")
+                )(view)
             return view
 
         return decorator
@@ -41,8 +42,7 @@ ERROR_DESCRIPTIONS = {
     401: "unauthorized: missing, malformed or unknown key.",
     403: "secret_key_required, or code_reserved on a claim.",
     404: "code_not_found / token_not_found.",
-    409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, "
-         "code_space_exhausted.",
+    409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, code_space_exhausted.",
     413: "payload_too_large.",
     422: "validation_error, with errors by field.",
 }

@@ -133,8 +133,13 @@ def generate_codes(
     """Create ``amount`` new codes, all or none, unique within the project across all types."""
     now = utcnow()
     errors = generate_errors(
-        amount=amount, code_type=code_type, allowed_claims=allowed_claims,
-        valid_from=valid_from, valid_until=valid_until, now=now, max_amount=max_amount,
+        amount=amount,
+        code_type=code_type,
+        allowed_claims=allowed_claims,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        now=now,
+        max_amount=max_amount,
     )
     if reserved_for is not None:
         try:
@@ -154,13 +159,22 @@ def generate_codes(
     # Numeric space can fill up: then draw from the free codes, known exactly.
     exclude: set[str] = set()
     if code_type == "numeric" and taken + amount > space // 2:
-        exclude = set(session.scalars(select(Code.code).where(
-            Code.project_id == project_id, func.length(Code.code) == 6)))
+        exclude = set(
+            session.scalars(
+                select(Code.code).where(Code.project_id == project_id, func.length(Code.code) == 6)
+            )
+        )
 
     params = {
-        "project_id": project_id, "type": code_type, "allowed_claims": allowed_claims,
-        "valid_from": valid_from, "valid_until": valid_until, "reserved_for": reserved_for,
-        "discord_guild_id": discord_guild_id, "discord_role_id": discord_role_id, "now": now,
+        "project_id": project_id,
+        "type": code_type,
+        "allowed_claims": allowed_claims,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "reserved_for": reserved_for,
+        "discord_guild_id": discord_guild_id,
+        "discord_role_id": discord_role_id,
+        "now": now,
     }
     statement = _BULK_INSERT["postgresql" if _is_postgres(session) else "sqlite"]
     created: list[tuple[int, str]] = []
@@ -179,10 +193,18 @@ def generate_codes(
         raise CodeSpaceExhausted()
     return [
         CodeRecord(
-            id=code_id, code=code, type=code_type, allowed_claims=allowed_claims, claims=0,
-            valid_from=valid_from, valid_until=valid_until, reserved_for=reserved_for,
-            discord_guild_id=discord_guild_id, discord_role_id=discord_role_id,
-            created_at=now, updated_at=now,
+            id=code_id,
+            code=code,
+            type=code_type,
+            allowed_claims=allowed_claims,
+            claims=0,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            reserved_for=reserved_for,
+            discord_guild_id=discord_guild_id,
+            discord_role_id=discord_role_id,
+            created_at=now,
+            updated_at=now,
         )
         for code_id, code in created
     ]
@@ -206,9 +228,7 @@ _select_code = select(*_code_columns)
 
 def get_code(session: Session, project_id: int, code: str) -> CodeRecord:
     value = normalize_code(code)
-    row = session.execute(
-        _select_code.where(Code.project_id == project_id, Code.code == value)
-    ).first()
+    row = session.execute(_select_code.where(Code.project_id == project_id, Code.code == value)).first()
     if row is None:
         raise CodeNotFound()
     return CodeRecord.from_row(row)
@@ -312,27 +332,39 @@ _CLAIM_CONDITIONS = (
 )
 _RETURNING = ", ".join(CODE_COLUMNS)
 _CLAIM_TYPES = (bindparam("now", type_=DateTime()),)
-_CLAIM_RESULT_TYPES = {"valid_from": DateTime(), "valid_until": DateTime(),
-                       "created_at": DateTime(), "updated_at": DateTime()}
+_CLAIM_RESULT_TYPES = {
+    "valid_from": DateTime(),
+    "valid_until": DateTime(),
+    "created_at": DateTime(),
+    "updated_at": DateTime(),
+}
 
 # PostgreSQL: one statement. The INSERT runs only if the UPDATE took a claim; a second claim by
 # the same claimant violates the unique constraint and undoes the whole statement.
-_CLAIM_PG = text(
-    "WITH taken AS ("
-    f" UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
-    f" RETURNING {_RETURNING}"
-    "), inserted AS ("
-    " INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
-    " SELECT id, :project_id, :email, :discord_user_id, :token_digest, :now FROM taken"
-    " RETURNING id"
-    f") SELECT {_RETURNING} FROM taken"
-).bindparams(*_CLAIM_TYPES).columns(**_CLAIM_RESULT_TYPES)
+_CLAIM_PG = (
+    text(
+        "WITH taken AS ("
+        f" UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
+        f" RETURNING {_RETURNING}"
+        "), inserted AS ("
+        " INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
+        " SELECT id, :project_id, :email, :discord_user_id, :token_digest, :now FROM taken"
+        " RETURNING id"
+        f") SELECT {_RETURNING} FROM taken"
+    )
+    .bindparams(*_CLAIM_TYPES)
+    .columns(**_CLAIM_RESULT_TYPES)
+)
 
 # SQLite: the same two writes as two statements; BEGIN IMMEDIATE already serialises writers.
-_CLAIM_UPDATE_SQLITE = text(
-    f"UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
-    f" RETURNING {_RETURNING}"
-).bindparams(*_CLAIM_TYPES).columns(**_CLAIM_RESULT_TYPES)
+_CLAIM_UPDATE_SQLITE = (
+    text(
+        f"UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
+        f" RETURNING {_RETURNING}"
+    )
+    .bindparams(*_CLAIM_TYPES)
+    .columns(**_CLAIM_RESULT_TYPES)
+)
 _CLAIM_INSERT_SQLITE = text(
     "INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
     " VALUES (:code_id, :project_id, :email, :discord_user_id, :token_digest, :now)"
@@ -360,8 +392,11 @@ def claim_code(
     now = utcnow()
     token = secrets.token_hex(16)
     params = {
-        "project_id": project_id, "code": value, "email": email,
-        "discord_user_id": discord_user_id, "token_digest": hashlib.sha256(token.encode()).hexdigest(),
+        "project_id": project_id,
+        "code": value,
+        "email": email,
+        "discord_user_id": discord_user_id,
+        "token_digest": hashlib.sha256(token.encode()).hexdigest(),
         "now": now,
     }
     try:
@@ -378,16 +413,17 @@ def claim_code(
     if row is None:
         raise _claim_refusal(session, project_id, value, email, discord_user_id, now)
     return ClaimResult(
-        token=token, code=CodeRecord.from_row(row), email=email,
-        discord_user_id=discord_user_id, claimed_at=now,
+        token=token,
+        code=CodeRecord.from_row(row),
+        email=email,
+        discord_user_id=discord_user_id,
+        claimed_at=now,
     )
 
 
 def _claim_refusal(session, project_id, value, email, discord_user_id, now) -> Exception:
     """Why the conditional UPDATE took nothing, in the documented order of checks."""
-    row = session.execute(
-        _select_code.where(Code.project_id == project_id, Code.code == value)
-    ).first()
+    row = session.execute(_select_code.where(Code.project_id == project_id, Code.code == value)).first()
     if row is None:
         return CodeNotFound()
     record = CodeRecord.from_row(row)
@@ -428,12 +464,15 @@ def exchange_token(session: Session, project_id: int, token: str) -> ExchangeRes
         raise TokenNotFound()
     row = session.execute(_select_code.where(Code.id == used.code_id)).one()
     return ExchangeResult(
-        email=used.email, discord_user_id=used.discord_user_id,
-        code=CodeRecord.from_row(row), claimed_at=used.claimed_at,
+        email=used.email,
+        discord_user_id=used.discord_user_id,
+        code=CodeRecord.from_row(row),
+        claimed_at=used.claimed_at,
     )
 
 
 # --- send -------------------------------------------------------------------------------------
+
 
 def send_code(session: Session, project_id: int, code: str, emails: list[str]) -> SendResult:
     """Queue a delivery of ``code`` to every recipient who could claim it; skip the others."""
@@ -463,9 +502,11 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
     if record.claims >= record.allowed_claims:
         raise CodeFullyClaimed()
 
-    claimed = set(session.scalars(
-        select(Claim.email).where(Claim.code_id == record.id, Claim.email.in_(list(recipients)))
-    ))
+    claimed = set(
+        session.scalars(
+            select(Claim.email).where(Claim.code_id == record.id, Claim.email.in_(list(recipients)))
+        )
+    )
     skipped: list[SkippedRecipient] = []
     queued: list[str] = []
     for address in recipients:
@@ -477,20 +518,30 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
             queued.append(address)
     ids: list[int] = []
     if queued:
-        ids = list(session.scalars(
-            insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
-            [
-                {"project_id": project_id, "code_id": record.id, "code": record.code,
-                 "email": address, "status": "queued", "attempts": 0,
-                 "next_attempt_at": now, "created_at": now, "updated_at": now}
-                for address in queued
-            ],
-        ))
-    return SendResult(received=len(recipients), notified=len(queued), skipped=skipped,
-                      delivery_ids=ids)
+        ids = list(
+            session.scalars(
+                insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "project_id": project_id,
+                        "code_id": record.id,
+                        "code": record.code,
+                        "email": address,
+                        "status": "queued",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for address in queued
+                ],
+            )
+        )
+    return SendResult(received=len(recipients), notified=len(queued), skipped=skipped, delivery_ids=ids)
 
 
 # --- delete -----------------------------------------------------------------------------------
+
 
 def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
     """Delete a code with its claims and unsent deliveries; sent deliveries stay as a record."""
@@ -503,19 +554,35 @@ def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
     record = CodeRecord.from_row(row)
     holders: list[int] = []
     if record.discord_role_id is not None:
-        holders = list(session.scalars(select(Claim.discord_user_id).where(
-            Claim.code_id == record.id, Claim.discord_user_id.is_not(None))))
+        holders = list(
+            session.scalars(
+                select(Claim.discord_user_id).where(
+                    Claim.code_id == record.id, Claim.discord_user_id.is_not(None)
+                )
+            )
+        )
     claims_deleted = session.execute(delete(Claim).where(Claim.code_id == record.id)).rowcount
     deliveries_removed = session.execute(
         delete(Delivery).where(Delivery.code_id == record.id, Delivery.status != "sent")
     ).rowcount
     session.execute(update(Delivery).where(Delivery.code_id == record.id).values(code_id=None))
     session.execute(delete(Code).where(Code.id == record.id))
-    return DeleteResult(code=record, claims_deleted=claims_deleted,
-                        deliveries_removed=deliveries_removed, role_holders=holders)
+    return DeleteResult(
+        code=record,
+        claims_deleted=claims_deleted,
+        deliveries_removed=deliveries_removed,
+        role_holders=holders,
+    )
 
 
 __all__ = [
-    "claim_code", "delete_code", "exchange_token", "generate_codes", "get_code",
-    "is_in_space", "list_claims", "list_codes", "send_code",
+    "claim_code",
+    "delete_code",
+    "exchange_token",
+    "generate_codes",
+    "get_code",
+    "is_in_space",
+    "list_claims",
+    "list_codes",
+    "send_code",
 ]

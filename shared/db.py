@@ -47,8 +47,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def engine_options(url: str, *, busy_timeout: int = 30, pool_size: int = 5,
-                   max_overflow: int = 10) -> dict:
+def engine_options(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> dict:
     """Keyword arguments for ``create_engine`` (Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS too)."""
     if is_sqlite(url):
         return {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
@@ -84,12 +83,12 @@ def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
     return engine
 
 
-def make_engine(url: str, *, busy_timeout: int = 30, pool_size: int = 5,
-                max_overflow: int = 10) -> Engine:
+def make_engine(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     """An engine for callers outside Flask, configured like the API's."""
     ensure_sqlite_directory(url)
-    engine = create_engine(url, **engine_options(url, busy_timeout=busy_timeout,
-                                                 pool_size=pool_size, max_overflow=max_overflow))
+    engine = create_engine(
+        url, **engine_options(url, busy_timeout=busy_timeout, pool_size=pool_size, max_overflow=max_overflow)
+    )
     return configure_engine(engine, busy_timeout=busy_timeout)
 
 

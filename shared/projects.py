@@ -89,9 +89,7 @@ def rotate_keys(session: Session, name: str) -> tuple[Project, ProjectKeys]:
 
 
 def list_projects(session: Session) -> list[ProjectSummary]:
-    counts = (
-        select(Code.project_id, func.count().label("codes")).group_by(Code.project_id).subquery()
-    )
+    counts = select(Code.project_id, func.count().label("codes")).group_by(Code.project_id).subquery()
     rows = session.execute(
         select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0))
         .outerjoin(counts, counts.c.project_id == Project.id)

@@ -13,8 +13,18 @@ from shared.errors import InvalidInput
 T = TypeVar("T")
 
 CODE_COLUMNS = (
-    "id", "code", "type", "allowed_claims", "claims", "valid_from", "valid_until",
-    "reserved_for", "discord_guild_id", "discord_role_id", "created_at", "updated_at",
+    "id",
+    "code",
+    "type",
+    "allowed_claims",
+    "claims",
+    "valid_from",
+    "valid_until",
+    "reserved_for",
+    "discord_guild_id",
+    "discord_role_id",
+    "created_at",
+    "updated_at",
 )
 
 

@@ -158,7 +158,7 @@ def clock_at():
 
     def freeze(start: dt.datetime) -> FrozenClock:
         if start.tzinfo is None:
-            start = start.replace(tzinfo=dt.timezone.utc)
+            start = start.replace(tzinfo=dt.UTC)
         frozen = FrozenClock(start)
         clock.set_clock(frozen)
         return frozen

@@ -51,9 +51,11 @@ class Exchange(MethodView):
         lead = {"email": result.email}
         if result.discord_user_id is not None:
             lead["discordUserId"] = str(result.discord_user_id)
-        return success({
-            "lead": lead,
-            "customer": dict(lead),
-            "code": code_json(result.code),
-            "claimedAt": isoformat_z(result.claimed_at),
-        })
+        return success(
+            {
+                "lead": lead,
+                "customer": dict(lead),
+                "code": code_json(result.code),
+                "claimedAt": isoformat_z(result.claimed_at),
+            }
+        )

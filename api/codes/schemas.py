@@ -22,18 +22,36 @@ from shared.validation import MAX_GENERATE, MAX_SEND, window_errors
 
 
 class GenerateSchema(StrictSchema):
-    amount = StrictInteger(required=True, validate=validate.Range(1, MAX_GENERATE),
-                           metadata={"description": "How many codes to create, 1 to 10000."})
-    validFrom = Timestamp(load_default=None, allow_none=True,
-                          metadata={"description": "Claims allowed from then on (may be in the past)."})
-    validUntil = Timestamp(load_default=None, allow_none=True,
-                           metadata={"description": "Claims allowed until then; after validFrom and in the future."})
-    allowedClaims = StrictInteger(load_default=1, validate=validate.Range(1, 2_000_000_000),
-                                  metadata={"description": "How many claimants each code admits."})
-    reservedFor = Email(load_default=None, allow_none=True,
-                        metadata={"description": "Only this email address may claim the codes."})
-    type = fields.String(load_default="creative", validate=validate.OneOf(CODE_TYPES),
-                         metadata={"description": "creative (curious-pineapple), alphanumeric or numeric."})
+    amount = StrictInteger(
+        required=True,
+        validate=validate.Range(1, MAX_GENERATE),
+        metadata={"description": "How many codes to create, 1 to 10000."},
+    )
+    validFrom = Timestamp(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Claims allowed from then on (may be in the past)."},
+    )
+    validUntil = Timestamp(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Claims allowed until then; after validFrom and in the future."},
+    )
+    allowedClaims = StrictInteger(
+        load_default=1,
+        validate=validate.Range(1, 2_000_000_000),
+        metadata={"description": "How many claimants each code admits."},
+    )
+    reservedFor = Email(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Only this email address may claim the codes."},
+    )
+    type = fields.String(
+        load_default="creative",
+        validate=validate.OneOf(CODE_TYPES),
+        metadata={"description": "creative (curious-pineapple), alphanumeric or numeric."},
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def check_window(self, data, **kwargs):
@@ -49,8 +67,12 @@ class ClaimSchema(StrictSchema):
 
 class SendSchema(StrictSchema):
     code = CodeValue(required=True)
-    emails = fields.List(Email(), required=True, validate=validate.Length(1, MAX_SEND),
-                         metadata={"description": "1 to 1000 addresses; duplicates count once."})
+    emails = fields.List(
+        Email(),
+        required=True,
+        validate=validate.Length(1, MAX_SEND),
+        metadata={"description": "1 to 1000 addresses; duplicates count once."},
+    )
 
 
 class CodeBodySchema(StrictSchema):
@@ -64,9 +86,13 @@ class ListCodesQuerySchema(PageQuerySchema):
 
 
 class ClaimedSchema(Schema):
-    token = fields.String(required=True, metadata={
-        "description": "Hand it to your backend: POST /claims/exchange verifies the claim once, "
-                       "within 60 seconds."})
+    token = fields.String(
+        required=True,
+        metadata={
+            "description": "Hand it to your backend: POST /claims/exchange verifies the claim once, "
+            "within 60 seconds."
+        },
+    )
     code = fields.Nested(CodeSchema, required=True)
     email = fields.String(required=True, allow_none=True)
     claimedAt = fields.String(required=True, metadata={"format": "date-time"})
@@ -93,7 +119,7 @@ CodeEnvelope = envelope(fields.Nested(CodeSchema, required=True), "CodeEnvelope"
 CodeListEnvelope = envelope(fields.List(fields.Nested(CodeSchema), required=True), "CodeListEnvelope")
 ClaimedEnvelope = envelope(fields.Nested(ClaimedSchema, required=True), "ClaimedEnvelope")
 SentEnvelope = envelope(fields.Nested(SentSchema, required=True), "SentEnvelope")
-CodePageEnvelope = envelope(
-    fields.Nested(page_of(CodeSchema, "CodePage"), required=True), "CodePageEnvelope")
+CodePageEnvelope = envelope(fields.Nested(page_of(CodeSchema, "CodePage"), required=True), "CodePageEnvelope")
 ClaimPageEnvelope = envelope(
-    fields.Nested(page_of(ClaimItemSchema, "ClaimPage"), required=True), "ClaimPageEnvelope")
+    fields.Nested(page_of(ClaimItemSchema, "ClaimPage"), required=True), "ClaimPageEnvelope"
+)

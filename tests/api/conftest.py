@@ -94,13 +94,35 @@ def live_server(database, tmp_path_factory):
     port = _free_port()
     instance = tmp_path_factory.mktemp("instance")
     log_path = instance / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": database.url, "INSTANCE_DIR": str(instance),
-           "RATELIMIT_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "INSTANCE_DIR": str(instance),
+        "RATELIMIT_ENABLED": "false",
+        "PYTHONPATH": str(ROOT),
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4",
-             "--threads", "4", "--worker-class", "gthread", "--graceful-timeout", "2", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "4",
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
+                "--graceful-timeout",
+                "2",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -51,8 +51,12 @@ def test_rotate_keys_stops_the_old_keys_at_once(runner, client):
     new = json.loads(result.output.strip().splitlines()[-1])
     assert new["id"] == old["id"] and new["secretKey"] != old["secretKey"]
     assert client.get("/codes", headers=bearer(old["secretKey"])).status_code == 401
-    assert client.post("/codes/claim", json={"code": "x", "email": "a@example.com"},
-                       headers=bearer(old["publicKey"])).status_code == 401
+    assert (
+        client.post(
+            "/codes/claim", json={"code": "x", "email": "a@example.com"}, headers=bearer(old["publicKey"])
+        ).status_code
+        == 401
+    )
     assert client.get("/codes", headers=bearer(new["secretKey"])).status_code == 200
 
 

@@ -12,8 +12,18 @@ from tests.api.conftest import bearer
 from tests.api.test_errors import assert_error
 
 ISO_MS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-CODE_FIELDS = {"code", "type", "allowedClaims", "claims", "validFrom", "validUntil", "reservedFor",
-               "status", "createdAt", "updatedAt"}
+CODE_FIELDS = {
+    "code",
+    "type",
+    "allowedClaims",
+    "claims",
+    "validFrom",
+    "validUntil",
+    "reservedFor",
+    "status",
+    "createdAt",
+    "updatedAt",
+}
 
 
 def iso(moment: dt.datetime) -> str:
@@ -24,6 +34,7 @@ NOW = dt.datetime(2030, 1, 1, 12, 0, 0)
 
 
 # --- generate ---------------------------------------------------------------------------------
+
 
 def test_generate_defaults_to_one_creative_single_claim_code(generate):
     (code,) = generate(amount=1)
@@ -38,8 +49,14 @@ def test_generate_defaults_to_one_creative_single_claim_code(generate):
 
 def test_generate_stores_every_field(generate, clock_at):
     clock_at(NOW)
-    codes = generate(amount=3, type="numeric", allowedClaims=7, reservedFor="Lead@Example.COM",
-                     validFrom="2029-12-01T00:00:00+01:00", validUntil="2030-02-01T10:00:00")
+    codes = generate(
+        amount=3,
+        type="numeric",
+        allowedClaims=7,
+        reservedFor="Lead@Example.COM",
+        validFrom="2029-12-01T00:00:00+01:00",
+        validUntil="2030-02-01T10:00:00",
+    )
     assert len(codes) == 3 and len({c["code"] for c in codes}) == 3
     for code in codes:
         assert re.fullmatch(r"\d{6}", code["code"])
@@ -62,12 +79,20 @@ def test_valid_from_may_be_in_the_past_and_then_the_code_is_active(generate):
 
 def test_valid_until_must_be_after_valid_from_and_in_the_future(client, secret, clock_at):
     clock_at(NOW)
-    response = client.post("/codes/generate", headers=secret, json={
-        "amount": 1, "validFrom": "2030-03-01T00:00:00Z", "validUntil": "2030-02-01T00:00:00Z"})
-    assert assert_error(response, 422, "validation_error")["errors"]["validUntil"] == ["Must be after validFrom."]
-    response = client.post("/codes/generate", headers=secret, json={
-        "amount": 1, "validUntil": "2029-12-31T00:00:00Z"})
-    assert assert_error(response, 422, "validation_error")["errors"]["validUntil"] == ["Must be in the future."]
+    response = client.post(
+        "/codes/generate",
+        headers=secret,
+        json={"amount": 1, "validFrom": "2030-03-01T00:00:00Z", "validUntil": "2030-02-01T00:00:00Z"},
+    )
+    assert assert_error(response, 422, "validation_error")["errors"]["validUntil"] == [
+        "Must be after validFrom."
+    ]
+    response = client.post(
+        "/codes/generate", headers=secret, json={"amount": 1, "validUntil": "2029-12-31T00:00:00Z"}
+    )
+    assert assert_error(response, 422, "validation_error")["errors"]["validUntil"] == [
+        "Must be in the future."
+    ]
 
 
 def test_bad_timestamp_is_422(client, secret):
@@ -97,7 +122,10 @@ def test_exhausted_space_is_409_and_creates_nothing(client, secret, monkeypatch)
         self.spaces = {**self.spaces, "numeric": 5}
 
     monkeypatch.setattr(CodeGenerator, "__init__", tiny)
-    assert client.post("/codes/generate", json={"amount": 3, "type": "numeric"}, headers=secret).status_code == 200
+    assert (
+        client.post("/codes/generate", json={"amount": 3, "type": "numeric"}, headers=secret).status_code
+        == 200
+    )
     response = client.post("/codes/generate", json={"amount": 3, "type": "numeric"}, headers=secret)
     assert_error(response, 409, "code_space_exhausted")
     listed = client.get("/codes", headers=secret).get_json()["data"]["items"]
@@ -105,6 +133,7 @@ def test_exhausted_space_is_409_and_creates_nothing(client, secret, monkeypatch)
 
 
 # --- look up ----------------------------------------------------------------------------------
+
 
 def test_get_code_and_its_sdk_alias_ignore_case_and_whitespace(client, secret, generate):
     (code,) = generate()
@@ -123,21 +152,33 @@ def test_another_projects_code_is_404_never_403(client, generate, make_project):
     other = bearer(make_project("other").keys.secret_key)
     other_public = bearer(make_project("third").keys.public_key)
     assert_error(client.get(f"/codes/{code['code']}", headers=other), 404, "code_not_found")
-    assert_error(client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"},
-                             headers=other_public), 404, "code_not_found")
-    assert_error(client.post("/codes/delete", json={"code": code["code"]}, headers=other), 404, "code_not_found")
-    assert_error(client.post("/codes/send", json={"code": code["code"], "emails": ["a@example.com"]},
-                             headers=other), 404, "code_not_found")
+    assert_error(
+        client.post(
+            "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=other_public
+        ),
+        404,
+        "code_not_found",
+    )
+    assert_error(
+        client.post("/codes/delete", json={"code": code["code"]}, headers=other), 404, "code_not_found"
+    )
+    assert_error(
+        client.post("/codes/send", json={"code": code["code"], "emails": ["a@example.com"]}, headers=other),
+        404,
+        "code_not_found",
+    )
     assert client.get("/codes", headers=other).get_json()["data"]["items"] == []
 
 
 # --- claim ------------------------------------------------------------------------------------
 
+
 def test_claim_returns_token_code_email_and_time(client, public, generate, clock_at):
     clock_at(NOW)
     (code,) = generate(allowedClaims=2)
-    response = client.post("/codes/claim", json={"code": f" {code['code'].upper()} ", "email": "Ada@Example.com"},
-                           headers=public)
+    response = client.post(
+        "/codes/claim", json={"code": f" {code['code'].upper()} ", "email": "Ada@Example.com"}, headers=public
+    )
     assert response.status_code == 200
     data = response.get_json()["data"]
     assert re.fullmatch(r"[0-9a-f]{24,}", data["token"])
@@ -148,15 +189,22 @@ def test_claim_returns_token_code_email_and_time(client, public, generate, clock
 
 def test_claim_works_with_the_secret_key_too(client, secret, generate):
     (code,) = generate()
-    assert client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"},
-                       headers=secret).status_code == 200
+    assert (
+        client.post(
+            "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=secret
+        ).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("setup,error,status", [
-    ({}, "code_not_found", 404),
-    ({"reservedFor": "vip@example.com"}, "code_reserved", 403),
-    ({"validFrom": "2030-06-01T00:00:00Z"}, "code_not_yet_valid", 409),
-])
+@pytest.mark.parametrize(
+    "setup,error,status",
+    [
+        ({}, "code_not_found", 404),
+        ({"reservedFor": "vip@example.com"}, "code_reserved", 403),
+        ({"validFrom": "2030-06-01T00:00:00Z"}, "code_not_yet_valid", 409),
+    ],
+)
 def test_claim_refusals(client, public, generate, clock_at, setup, error, status):
     clock_at(NOW)
     code = generate(**setup)[0]["code"] if setup else "missing-code"
@@ -168,7 +216,9 @@ def test_claim_after_valid_until_is_expired(client, public, generate, clock_at):
     clock = clock_at(NOW)
     (code,) = generate(validUntil="2030-01-01T13:00:00Z")
     clock.advance(hours=2)
-    response = client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=public)
+    response = client.post(
+        "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=public
+    )
     assert_error(response, 409, "code_expired")
 
 
@@ -176,67 +226,98 @@ def test_claim_twice_by_one_email_then_fully_claimed(client, public, generate):
     (code,) = generate(allowedClaims=2)
     body = {"code": code["code"], "email": "a@example.com"}
     assert client.post("/codes/claim", json=body, headers=public).status_code == 200
-    assert_error(client.post("/codes/claim", json={**body, "email": "A@EXAMPLE.com"}, headers=public),
-                 409, "code_already_claimed")
-    assert client.post("/codes/claim", json={**body, "email": "b@example.com"}, headers=public).status_code == 200
-    assert_error(client.post("/codes/claim", json={**body, "email": "c@example.com"}, headers=public),
-                 409, "code_fully_claimed")
+    assert_error(
+        client.post("/codes/claim", json={**body, "email": "A@EXAMPLE.com"}, headers=public),
+        409,
+        "code_already_claimed",
+    )
+    assert (
+        client.post("/codes/claim", json={**body, "email": "b@example.com"}, headers=public).status_code
+        == 200
+    )
+    assert_error(
+        client.post("/codes/claim", json={**body, "email": "c@example.com"}, headers=public),
+        409,
+        "code_fully_claimed",
+    )
     assert_error(client.post("/codes/claim", json=body, headers=public), 409, "code_already_claimed")
 
 
 def test_reserved_code_is_claimed_by_its_email_in_any_case(client, public, generate):
     (code,) = generate(reservedFor="vip@example.com")
-    response = client.post("/codes/claim", json={"code": code["code"], "email": "VIP@example.com"}, headers=public)
+    response = client.post(
+        "/codes/claim", json={"code": code["code"], "email": "VIP@example.com"}, headers=public
+    )
     assert response.status_code == 200
 
 
 # --- exchange ---------------------------------------------------------------------------------
 
+
 def test_exchange_verifies_a_claim_once(client, public, secret, generate):
     (code,) = generate()
-    token = client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"},
-                        headers=public).get_json()["data"]["token"]
+    token = client.post(
+        "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=public
+    ).get_json()["data"]["token"]
     response = client.post("/claims/exchange", json={"token": token}, headers=secret)
     assert response.status_code == 200
     data = response.get_json()["data"]
     assert data["lead"] == data["customer"] == {"email": "a@example.com"}
     assert data["code"]["code"] == code["code"] and data["code"]["claims"] == 1
     assert ISO_MS_Z.fullmatch(data["claimedAt"])
-    assert_error(client.post("/claims/exchange", json={"token": token}, headers=secret), 404, "token_not_found")
+    assert_error(
+        client.post("/claims/exchange", json={"token": token}, headers=secret), 404, "token_not_found"
+    )
 
 
 def test_exchange_expires_after_60_seconds(client, public, secret, generate, clock_at):
     clock = clock_at(NOW)
     (code,) = generate()
-    token = client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"},
-                        headers=public).get_json()["data"]["token"]
+    token = client.post(
+        "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=public
+    ).get_json()["data"]["token"]
     clock.advance(seconds=61)
-    assert_error(client.post("/claims/exchange", json={"token": token}, headers=secret), 404, "token_not_found")
+    assert_error(
+        client.post("/claims/exchange", json={"token": token}, headers=secret), 404, "token_not_found"
+    )
 
 
 def test_another_project_cannot_use_up_a_token(client, public, secret, generate, make_project):
     (code,) = generate()
-    token = client.post("/codes/claim", json={"code": code["code"], "email": "a@example.com"},
-                        headers=public).get_json()["data"]["token"]
+    token = client.post(
+        "/codes/claim", json={"code": code["code"], "email": "a@example.com"}, headers=public
+    ).get_json()["data"]["token"]
     other = bearer(make_project("other").keys.secret_key)
-    assert_error(client.post("/claims/exchange", json={"token": token}, headers=other), 404, "token_not_found")
+    assert_error(
+        client.post("/claims/exchange", json={"token": token}, headers=other), 404, "token_not_found"
+    )
     assert client.post("/claims/exchange", json={"token": token}, headers=secret).status_code == 200
 
 
 def test_unknown_token_is_404(client, secret):
-    assert_error(client.post("/claims/exchange", json={"token": "0" * 32}, headers=secret), 404, "token_not_found")
+    assert_error(
+        client.post("/claims/exchange", json={"token": "0" * 32}, headers=secret), 404, "token_not_found"
+    )
 
 
 # --- send -------------------------------------------------------------------------------------
 
+
 def test_send_counts_distinct_leads_and_skips_with_reasons(client, public, secret, generate, engine):
     (code,) = generate(allowedClaims=5)
     client.post("/codes/claim", json={"code": code["code"], "email": "done@example.com"}, headers=public)
-    response = client.post("/codes/send", headers=secret, json={
-        "code": code["code"], "emails": ["a@example.com", "A@Example.com", "done@example.com", "b@example.com"]})
+    response = client.post(
+        "/codes/send",
+        headers=secret,
+        json={
+            "code": code["code"],
+            "emails": ["a@example.com", "A@Example.com", "done@example.com", "b@example.com"],
+        },
+    )
     assert response.status_code == 200
     assert response.get_json()["data"] == {
-        "receivedLeads": 3, "notifiedLeads": 2,
+        "receivedLeads": 3,
+        "notifiedLeads": 2,
         "skipped": [{"email": "done@example.com", "reason": "code_already_claimed"}],
     }
     from sqlalchemy import select
@@ -250,17 +331,25 @@ def test_send_counts_distinct_leads_and_skips_with_reasons(client, public, secre
 
 def test_send_of_a_reserved_code_skips_everyone_else_with_200(client, secret, generate):
     (code,) = generate(reservedFor="vip@example.com")
-    response = client.post("/codes/send", headers=secret, json={"code": code["code"], "emails": ["x@example.com"]})
+    response = client.post(
+        "/codes/send", headers=secret, json={"code": code["code"], "emails": ["x@example.com"]}
+    )
     assert response.status_code == 200
     assert response.get_json()["data"] == {
-        "receivedLeads": 1, "notifiedLeads": 0, "skipped": [{"email": "x@example.com", "reason": "code_reserved"}]}
+        "receivedLeads": 1,
+        "notifiedLeads": 0,
+        "skipped": [{"email": "x@example.com", "reason": "code_reserved"}],
+    }
 
 
 def test_send_with_an_invalid_address_queues_nothing(client, secret, generate, engine):
     (code,) = generate()
-    response = client.post("/codes/send", headers=secret,
-                           json={"code": code["code"], "emails": ["ok@example.com", "broken"]})
-    assert assert_error(response, 422, "validation_error")["errors"] == {"emails.1": ["Not a valid email address."]}
+    response = client.post(
+        "/codes/send", headers=secret, json={"code": code["code"], "emails": ["ok@example.com", "broken"]}
+    )
+    assert assert_error(response, 422, "validation_error")["errors"] == {
+        "emails.1": ["Not a valid email address."]
+    }
     from sqlalchemy import func, select
 
     from shared.models import Delivery
@@ -276,22 +365,33 @@ def test_send_needs_1_to_1000_addresses(client, secret, generate, emails):
     assert "emails" in assert_error(response, 422, "validation_error")["errors"]
 
 
-def test_send_refuses_expired_and_fully_claimed_codes_but_not_future_ones(client, public, secret, generate, clock_at):
+def test_send_refuses_expired_and_fully_claimed_codes_but_not_future_ones(
+    client, public, secret, generate, clock_at
+):
     clock = clock_at(NOW)
     (future,) = generate(validFrom="2030-02-01T00:00:00Z")
     (expiring,) = generate(validUntil="2030-01-01T12:30:00Z")
     (single,) = generate()
     client.post("/codes/claim", json={"code": single["code"], "email": "a@example.com"}, headers=public)
     body = {"emails": ["lead@example.com"]}
-    assert client.post("/codes/send", json={**body, "code": future["code"]}, headers=secret).status_code == 200
-    assert_error(client.post("/codes/send", json={**body, "code": single["code"]}, headers=secret),
-                 409, "code_fully_claimed")
+    assert (
+        client.post("/codes/send", json={**body, "code": future["code"]}, headers=secret).status_code == 200
+    )
+    assert_error(
+        client.post("/codes/send", json={**body, "code": single["code"]}, headers=secret),
+        409,
+        "code_fully_claimed",
+    )
     clock.advance(hours=1)
-    assert_error(client.post("/codes/send", json={**body, "code": expiring["code"]}, headers=secret),
-                 409, "code_expired")
+    assert_error(
+        client.post("/codes/send", json={**body, "code": expiring["code"]}, headers=secret),
+        409,
+        "code_expired",
+    )
 
 
 # --- delete -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["post", "delete"])
 def test_delete_returns_the_code_as_it_was_and_removes_it(client, public, secret, generate, method):
@@ -301,11 +401,15 @@ def test_delete_returns_the_code_as_it_was_and_removes_it(client, public, secret
     assert response.status_code == 200
     assert response.get_json()["data"]["claims"] == 1
     assert_error(client.get(f"/codes/{code['code']}", headers=secret), 404, "code_not_found")
-    assert_error(getattr(client, method)("/codes/delete", json={"code": code["code"]}, headers=secret),
-                 404, "code_not_found")
+    assert_error(
+        getattr(client, method)("/codes/delete", json={"code": code["code"]}, headers=secret),
+        404,
+        "code_not_found",
+    )
 
 
 # --- list -------------------------------------------------------------------------------------
+
 
 def test_list_pages_newest_first_without_gaps(client, secret, generate):
     first = generate(amount=5)
@@ -341,10 +445,17 @@ def test_list_filters_by_type_status_and_reservation(client, public, secret, gen
     assert codes("status=expired") == set()
 
 
-@pytest.mark.parametrize("query,field", [
-    ("limit=101", "limit"), ("limit=0", "limit"), ("limit=x", "limit"), ("status=gone", "status"),
-    ("type=emoji", "type"), ("cursor=%%%", "cursor"),
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("limit=101", "limit"),
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("status=gone", "status"),
+        ("type=emoji", "type"),
+        ("cursor=%%%", "cursor"),
+    ],
+)
 def test_list_rejects_bad_queries(client, secret, query, field):
     response = client.get(f"/codes?{query}", headers=secret)
     assert field in assert_error(response, 422, "validation_error")["errors"]
@@ -353,10 +464,13 @@ def test_list_rejects_bad_queries(client, secret, query, field):
 def test_claims_of_a_code_are_listed_newest_first(client, public, secret, generate):
     (code,) = generate(allowedClaims=5)
     for name in ("a", "b", "c"):
-        client.post("/codes/claim", json={"code": code["code"], "email": f"{name}@example.com"}, headers=public)
+        client.post(
+            "/codes/claim", json={"code": code["code"], "email": f"{name}@example.com"}, headers=public
+        )
     page = client.get(f"/codes/{code['code']}/claims?limit=2", headers=secret).get_json()["data"]
     assert [c["email"] for c in page["items"]] == ["c@example.com", "b@example.com"]
-    rest = client.get(f"/codes/{code['code']}/claims?limit=2&cursor={page['nextCursor']}",
-                      headers=secret).get_json()["data"]
+    rest = client.get(
+        f"/codes/{code['code']}/claims?limit=2&cursor={page['nextCursor']}", headers=secret
+    ).get_json()["data"]
     assert [c["email"] for c in rest["items"]] == ["a@example.com"] and rest["nextCursor"] is None
     assert_error(client.get("/codes/missing/claims", headers=secret), 404, "code_not_found")

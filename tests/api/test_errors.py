@@ -37,26 +37,37 @@ def test_missing_authorization_is_401(client):
     assert body["message"] == "Incorrect Bearer token specified"
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer", "Bearer ", "Basic abc", "sk_" + "a" * 48, "Bearer sk_123", "Bearer pk_" + "A" * 48,
-    "Bearer sk_" + "0" * 48,
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic abc",
+        "sk_" + "a" * 48,
+        "Bearer sk_123",
+        "Bearer pk_" + "A" * 48,
+        "Bearer sk_" + "0" * 48,
+    ],
+)
 def test_malformed_or_unknown_key_is_401(client, project, header):
     response = client.get("/codes", headers={"Authorization": header})
     assert_error(response, 401, "unauthorized")
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("get", "/codes", None),
-    ("get", "/codes/anything", None),
-    ("get", "/codes/code/anything", None),
-    ("get", "/codes/anything/claims", None),
-    ("post", "/codes/generate", {"amount": 1}),
-    ("post", "/codes/send", {"code": "x", "emails": ["a@example.com"]}),
-    ("post", "/codes/delete", {"code": "x"}),
-    ("delete", "/codes/delete", {"code": "x"}),
-    ("post", "/claims/exchange", {"token": "x"}),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("get", "/codes", None),
+        ("get", "/codes/anything", None),
+        ("get", "/codes/code/anything", None),
+        ("get", "/codes/anything/claims", None),
+        ("post", "/codes/generate", {"amount": 1}),
+        ("post", "/codes/send", {"code": "x", "emails": ["a@example.com"]}),
+        ("post", "/codes/delete", {"code": "x"}),
+        ("delete", "/codes/delete", {"code": "x"}),
+        ("post", "/claims/exchange", {"token": "x"}),
+    ],
+)
 def test_public_key_may_only_claim(client, public, method, path, body):
     response = getattr(client, method)(path, json=body, headers=public)
     assert_error(response, 403, "secret_key_required")
@@ -73,8 +84,9 @@ def test_body_comes_before_the_domain(client, public):
 
 
 def test_malformed_json_is_400_invalid_json(client, secret):
-    response = client.post("/codes/generate", data='{"amount": 1', headers=secret,
-                           content_type="application/json")
+    response = client.post(
+        "/codes/generate", data='{"amount": 1', headers=secret, content_type="application/json"
+    )
     assert_error(response, 400, "invalid_json")
 
 
@@ -91,13 +103,27 @@ def test_a_body_that_is_not_an_object_is_422(client, secret, payload):
 
 
 def test_validation_names_every_bad_field(client, secret):
-    response = client.post("/codes/generate", headers=secret, json={
-        "amount": "2", "allowedClaim": 3, "allowedClaims": 2.5, "reservedFor": "not-an-email",
-        "validUntil": "2000-01-01T00:00:00Z", "type": "emoji",
-    })
+    response = client.post(
+        "/codes/generate",
+        headers=secret,
+        json={
+            "amount": "2",
+            "allowedClaim": 3,
+            "allowedClaims": 2.5,
+            "reservedFor": "not-an-email",
+            "validUntil": "2000-01-01T00:00:00Z",
+            "type": "emoji",
+        },
+    )
     body = assert_error(response, 422, "validation_error")
-    assert set(body["errors"]) == {"amount", "allowedClaim", "allowedClaims", "reservedFor",
-                                   "validUntil", "type"}
+    assert set(body["errors"]) == {
+        "amount",
+        "allowedClaim",
+        "allowedClaims",
+        "reservedFor",
+        "validUntil",
+        "type",
+    }
     assert body["errors"]["allowedClaim"] == ["Unknown field."]
 
 
@@ -114,8 +140,9 @@ def test_missing_body_names_required_fields(client, secret):
 
 def test_oversized_body_is_413_in_the_error_shape(app, client, secret):
     app.config["MAX_CONTENT_LENGTH"] = 1000
-    response = client.post("/codes/send", headers=secret,
-                           json={"code": "x", "emails": [f"a{i}@example.com" for i in range(200)]})
+    response = client.post(
+        "/codes/send", headers=secret, json={"code": "x", "emails": [f"a{i}@example.com" for i in range(200)]}
+    )
     assert_error(response, 413, "payload_too_large")
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 
 ROUTES = {
-    ("/codes", "get"), ("/codes/{code}", "get"), ("/codes/code/{code}", "get"),
-    ("/codes/{code}/claims", "get"), ("/codes/generate", "post"), ("/codes/claim", "post"),
-    ("/codes/send", "post"), ("/codes/delete", "post"), ("/codes/delete", "delete"),
+    ("/codes", "get"),
+    ("/codes/{code}", "get"),
+    ("/codes/code/{code}", "get"),
+    ("/codes/{code}/claims", "get"),
+    ("/codes/generate", "post"),
+    ("/codes/claim", "post"),
+    ("/codes/send", "post"),
+    ("/codes/delete", "post"),
+    ("/codes/delete", "delete"),
     ("/claims/exchange", "post"),
 }
 
@@ -20,9 +26,13 @@ def spec(client):
 
 
 def test_every_route_is_documented_with_a_summary(spec):
-    documented = {(path, method) for path, item in spec["paths"].items() for method in item
-                  if method in {"get", "post", "delete", "put", "patch"}}
-    assert ROUTES <= documented
+    documented = {
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in {"get", "post", "delete", "put", "patch"}
+    }
+    assert documented >= ROUTES
     for path, method in ROUTES:
         assert spec["paths"][path][method]["summary"]
 
@@ -37,7 +47,9 @@ def test_every_route_documents_its_errors_in_the_error_shape(spec):
 
 
 def test_bodies_are_described_with_their_fields(spec):
-    generate = spec["paths"]["/codes/generate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    generate = spec["paths"]["/codes/generate"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     name = generate["$ref"].rsplit("/", 1)[-1]
     fields = spec["components"]["schemas"][name]["properties"]
     assert {"amount", "validFrom", "validUntil", "allowedClaims", "reservedFor", "type"} <= set(fields)

@@ -15,15 +15,17 @@ pytestmark = pytest.mark.server
 
 
 def test_120_concurrent_claimers_of_a_10_claim_code_exactly_10_win(live_server, project, engine):
-    created = live_server.post("/codes/generate", json={"amount": 1, "allowedClaims": 10},
-                               headers=bearer(project.keys.secret_key))
+    created = live_server.post(
+        "/codes/generate", json={"amount": 1, "allowedClaims": 10}, headers=bearer(project.keys.secret_key)
+    )
     assert created.status_code == 200
     code = created.json()["data"][0]["code"]
     headers = bearer(project.keys.public_key)
 
     def claim(i: int):
-        response = live_server.post("/codes/claim", json={"code": code, "email": f"lead{i}@example.com"},
-                                    headers=headers)
+        response = live_server.post(
+            "/codes/claim", json={"code": code, "email": f"lead{i}@example.com"}, headers=headers
+        )
         return response.status_code, response.json().get("error")
 
     with ThreadPoolExecutor(max_workers=60) as pool:
@@ -39,13 +41,17 @@ def test_120_concurrent_claimers_of_a_10_claim_code_exactly_10_win(live_server, 
 
 
 def test_the_same_email_racing_for_a_code_claims_it_once(live_server, project, engine):
-    created = live_server.post("/codes/generate", json={"amount": 1, "allowedClaims": 50},
-                               headers=bearer(project.keys.secret_key))
+    created = live_server.post(
+        "/codes/generate", json={"amount": 1, "allowedClaims": 50}, headers=bearer(project.keys.secret_key)
+    )
     code = created.json()["data"][0]["code"]
 
     def claim(_):
-        return live_server.post("/codes/claim", json={"code": code, "email": "same@example.com"},
-                                headers=bearer(project.keys.public_key)).status_code
+        return live_server.post(
+            "/codes/claim",
+            json={"code": code, "email": "same@example.com"},
+            headers=bearer(project.keys.public_key),
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = Counter(pool.map(claim, range(20)))
@@ -57,11 +63,13 @@ def test_the_same_email_racing_for_a_code_claims_it_once(live_server, project, e
 
 def test_a_page_claims_with_the_public_key_and_its_backend_verifies(live_server, project):
     secret, public = bearer(project.keys.secret_key), bearer(project.keys.public_key)
-    code = live_server.post("/codes/generate", json={"amount": 1, "type": "numeric"},
-                            headers=secret).json()["data"][0]["code"]
+    code = live_server.post("/codes/generate", json={"amount": 1, "type": "numeric"}, headers=secret).json()[
+        "data"
+    ][0]["code"]
 
-    claimed = live_server.post("/codes/claim", json={"code": f"  {code} ", "email": "Lead@Example.com"},
-                               headers=public)
+    claimed = live_server.post(
+        "/codes/claim", json={"code": f"  {code} ", "email": "Lead@Example.com"}, headers=public
+    )
     assert claimed.status_code == 200
     token = claimed.json()["data"]["token"]
     verified = live_server.post("/claims/exchange", json={"token": token}, headers=secret)
