@@ -62,9 +62,10 @@ def create_project(session: Session, name: str) -> tuple[Project, ProjectKeys]:
         secret_key_digest=digest(keys.secret_key),
         allowed_origins=[],
     )
-    session.add(project)
     try:
+        # Added inside the savepoint, so a refused name leaves nothing pending in the session.
         with session.begin_nested():
+            session.add(project)
             session.flush()
     except IntegrityError:
         raise ProjectExists(f"A project named {name!r} already exists.") from None
