@@ -82,14 +82,18 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
     )
     if not ids:
         return []
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(
-            status="sending",
-            attempts=Delivery.attempts + 1,
-            lease_expires_at=now + lease,
-            updated_at=now,
+    # The status check is redundant with the row locks; it keeps a take correct without them.
+    ids = list(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == "queued")
+            .values(
+                status="sending",
+                attempts=Delivery.attempts + 1,
+                lease_expires_at=now + lease,
+                updated_at=now,
+            )
+            .returning(Delivery.id)
         )
     )
     rows = session.execute(

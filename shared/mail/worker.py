@@ -127,15 +127,25 @@ class Worker:
         log.info("Worker stopped")
 
     def run_batch(self) -> BatchResult:
+        """Take one batch of due deliveries and send it."""
+        jobs = self.take()
+        if not jobs:
+            return BatchResult()
+        return self.send(jobs)
+
+    def take(self) -> list[outbox.Job]:
+        """Queue again what dead workers left behind, then take a batch, in one transaction."""
         with self.session_factory() as session, session.begin():
             now = utcnow()
             requeued = outbox.requeue_expired(session, now=now, max_attempts=self.retry.max_attempts)
             jobs = outbox.take_batch(session, now=now, limit=self.batch_size, lease=self.lease)
         if requeued:
             log.warning("%s deliveries of a stopped worker went back to the queue", requeued)
+        return jobs
+
+    def send(self, jobs: list[outbox.Job]) -> BatchResult:
+        """Send taken deliveries over one transport connection, settling each."""
         result = BatchResult(taken=len(jobs))
-        if not jobs:
-            return result
         with self.transport_factory() as transport:
             for index, job in enumerate(jobs):
                 if self.stopping:
