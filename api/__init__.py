@@ -56,6 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_blueprint(codes_blp)
     api.register_blueprint(claims_blp)
     api.register_blueprint(deliveries_blp)
+    from api import health, request_id
+
+    api.register_blueprint(health.blp)
+    request_id.init_app(app)
     app.extensions["codes_api"] = api
 
     _read_only_gets(app)
