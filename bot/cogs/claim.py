@@ -54,6 +54,8 @@ class ClaimCog(commands.Cog):
         email: app_commands.Range[str, 3, 320] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
         member = interaction.user
         try:
             link, result = await self.bot.runner.run(

@@ -12,8 +12,16 @@ from bot import create_bot
 from shared.config import Settings
 
 NAME = re.compile(r"^[-_\w]{1,32}$")
-EXPECTED = {"codes link", "codes config", "codes generate", "codes send", "codes delete", "codes info",
-            "codes list", "claim"}
+EXPECTED = {
+    "codes link",
+    "codes config",
+    "codes generate",
+    "codes send",
+    "codes delete",
+    "codes info",
+    "codes list",
+    "claim",
+}
 
 
 def _build_tree():
@@ -101,11 +109,20 @@ def test_every_command_payload_is_within_discord_limits(tree):
 
 def test_the_lint_catches_what_discord_would_refuse():
     problems: list[str] = []
-    _lint_options("/x", [
-        {"name": "a", "description": "", "type": 3, "required": False},
-        {"name": "B", "description": "d" * 101, "type": 3, "required": True,
-         "choices": [{"name": "c", "value": "c"}] * 26},
-    ], problems)
+    _lint_options(
+        "/x",
+        [
+            {"name": "a", "description": "", "type": 3, "required": False},
+            {
+                "name": "B",
+                "description": "d" * 101,
+                "type": 3,
+                "required": True,
+                "choices": [{"name": "c", "value": "c"}] * 26,
+            },
+        ],
+        problems,
+    )
     assert len(problems) == 5, problems
 
 
@@ -122,8 +139,12 @@ def test_codes_group_is_a_guild_only_manage_server_hint(tree):
 def test_every_manager_code_argument_autocompletes_and_claim_does_not(tree):
     _, _, payloads = tree
     codes = next(p for p in payloads if p["name"] == "codes")
-    with_code = {sub["name"]: option for sub in codes["options"] for option in sub.get("options", [])
-                 if option["name"] == "code"}
+    with_code = {
+        sub["name"]: option
+        for sub in codes["options"]
+        for option in sub.get("options", [])
+        if option["name"] == "code"
+    }
     assert set(with_code) == {"send", "delete", "info"}
     assert all(option["autocomplete"] for option in with_code.values())
     # Suggesting codes to members would hand out every code; /claim takes what the member types.

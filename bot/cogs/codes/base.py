@@ -44,6 +44,9 @@ class ManagerCommands:
         """Defer (privately), then the server's link, if the member may manage codes."""
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
+        # Discord keeps the group out of DMs (guild_only); this holds should that ever change.
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
         link = await self.bot.runner.read(get_guild_link, interaction.guild_id)
         if not is_manager(interaction, link):
             raise NotManager(link.manager_role_id)

@@ -29,6 +29,8 @@ class SetupCommands(ManagerCommands):
         self, interaction: discord.Interaction, secret_key: app_commands.Range[str, 1, 100]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
         _require_manage_guild(interaction, "link this server")
         link = await self.bot.runner.run(link_guild, interaction.guild_id, secret_key)
         await interaction.followup.send(
