@@ -21,7 +21,7 @@ from tests.bot.harness import (
     replies,
 )
 
-NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def make_code(session_factory, project_id, **options) -> str:

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 
 import pytest
-
 from sqlalchemy import func, select
 
 from shared.codes import get_code, list_codes
@@ -41,7 +40,7 @@ async def test_up_to_twenty_codes_answer_inline_and_privately(harness, linked, s
 
 
 async def test_more_than_twenty_codes_come_as_a_csv_attachment(harness, linked, session_factory, clock_at):
-    clock_at(NOW.replace(tzinfo=dt.timezone.utc))
+    clock_at(NOW.replace(tzinfo=dt.UTC))
     calls = await harness.invoke(
         "codes generate",
         MANAGER,
@@ -74,7 +73,7 @@ async def test_a_batch_of_a_thousand_is_the_bot_maximum(harness, linked, session
 
 
 async def test_relative_and_iso_times_set_the_validity_window(harness, linked, session_factory, clock_at):
-    clock_at(NOW.replace(tzinfo=dt.timezone.utc))
+    clock_at(NOW.replace(tzinfo=dt.UTC))
     await harness.invoke(
         "codes generate", MANAGER, amount=1, valid_from="30m", valid_until="2025-03-02T00:00Z"
     )
