@@ -1,17 +1,22 @@
 import logging
-from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy import text
 
 from alembic import context
+from shared.logging import configure_logging
+
+# Any fixed number: the advisory lock that serialises concurrent upgrades on PostgreSQL.
+MIGRATION_LOCK_KEY = 720_503_011
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Log as the services do (JSON lines, shared.logging), unless the caller (a test, a process
+# that set up its logging) already did; never disable the loggers that exist.
+if not logging.getLogger().handlers:
+    configure_logging("migrations", "INFO")
 logger = logging.getLogger('alembic.env')
 
 
@@ -104,6 +109,11 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # API replicas that start together each run `flask db upgrade`: one at a time,
+                # and the next one sees the revision the first left (the lock ends with the
+                # transaction).
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
 
 
