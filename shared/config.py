@@ -83,6 +83,24 @@ class Settings:
     worker_lease_seconds: float = 300.0
     # Seconds an idle worker waits before looking for due deliveries again.
     worker_poll_seconds: float = 2.0
+    # Abuse resistance (docs/abuse.md). RATELIMIT_ENABLED=false turns every limit off (load tests).
+    ratelimit_enabled: bool = True
+    # Rate limit counters live in Redis when set (shared by every API process), else in memory.
+    redis_url: str | None = None
+    # Limits in Flask-Limiter's notation: "300 per minute", "10/second;1000/hour".
+    ratelimit_per_ip: str = "300 per minute"
+    ratelimit_per_key: str = "1200 per minute"
+    ratelimit_claim_per_ip: str = "30 per minute"
+    ratelimit_generate_per_key: str = "60 per minute"
+    ratelimit_send_per_key: str = "60 per minute"
+    # Anti-guessing: claims of unknown codes per client IP and project; then 429 on claims.
+    ratelimit_claim_guesses: str = "10 per minute"
+    # Proxies in front of the API that append to X-Forwarded-For; 0 ignores the header.
+    trusted_proxies: int = 0
+    # Idempotency-Key: responses are replayed for IDEMPOTENCY_TTL_SECONDS; a request holds its
+    # key for IDEMPOTENCY_LEASE_SECONDS at most, so a crashed one does not block it for good.
+    idempotency_ttl_seconds: int = 24 * 3600
+    idempotency_lease_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -115,4 +133,15 @@ class Settings:
             worker_batch_size=_int(env.get("WORKER_BATCH_SIZE"), 20),
             worker_lease_seconds=_float(env.get("WORKER_LEASE_SECONDS"), 300.0),
             worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 2.0),
+            ratelimit_enabled=_bool(env.get("RATELIMIT_ENABLED"), True),
+            redis_url=env.get("REDIS_URL") or None,
+            ratelimit_per_ip=env.get("RATELIMIT_PER_IP") or "300 per minute",
+            ratelimit_per_key=env.get("RATELIMIT_PER_KEY") or "1200 per minute",
+            ratelimit_claim_per_ip=env.get("RATELIMIT_CLAIM_PER_IP") or "30 per minute",
+            ratelimit_generate_per_key=env.get("RATELIMIT_GENERATE_PER_KEY") or "60 per minute",
+            ratelimit_send_per_key=env.get("RATELIMIT_SEND_PER_KEY") or "60 per minute",
+            ratelimit_claim_guesses=env.get("RATELIMIT_CLAIM_GUESSES") or "10 per minute",
+            trusted_proxies=_int(env.get("TRUSTED_PROXIES"), 0),
+            idempotency_ttl_seconds=_int(env.get("IDEMPOTENCY_TTL_SECONDS"), 24 * 3600),
+            idempotency_lease_seconds=_int(env.get("IDEMPOTENCY_LEASE_SECONDS"), 60),
         )
