@@ -32,8 +32,13 @@ def make_codes(session_factory, project_id, amount=1, **options) -> list[str]:
 async def test_info_shows_the_code(harness, linked, session_factory, clock_at):
     clock_at(NOW)
     [value] = make_codes(
-        session_factory, linked.id, allowed_claims=3, reserved_for="vip@example.com",
-        valid_until=dt.datetime(2025, 3, 8), discord_guild_id=GUILD_ID, discord_role_id=ROLE_REWARD,
+        session_factory,
+        linked.id,
+        allowed_claims=3,
+        reserved_for="vip@example.com",
+        valid_until=dt.datetime(2025, 3, 8),
+        discord_guild_id=GUILD_ID,
+        discord_role_id=ROLE_REWARD,
     )
     with session_factory() as session:
         claim_code(session, linked.id, value, email="vip@example.com")
@@ -86,7 +91,9 @@ async def test_list_by_status_and_an_empty_list(harness, linked, session_factory
     assert all(button["disabled"] for button in replies(calls)[-1].buttons.values())
 
 
-async def test_autocomplete_offers_the_project_codes_by_prefix(harness, linked, session_factory, make_project):
+async def test_autocomplete_offers_the_project_codes_by_prefix(
+    harness, linked, session_factory, make_project
+):
     values = make_codes(session_factory, linked.id, amount=30, code_type="numeric")
     make_codes(session_factory, make_project("other").id, amount=3, code_type="alphanumeric")
     choices = await harness.autocomplete("codes info", MANAGER, "code", code="")

@@ -44,11 +44,21 @@ async def ask(harness, value):
 
 
 async def test_confirm_deletes_the_code_and_takes_back_its_role(harness, linked, session_factory):
-    value = make_code(session_factory, linked.id, claimants=[MEMBER.id, OTHER_MEMBER.id],
-                      discord_guild_id=GUILD_ID, discord_role_id=ROLE_REWARD)
+    value = make_code(
+        session_factory,
+        linked.id,
+        claimants=[MEMBER.id, OTHER_MEMBER.id],
+        discord_guild_id=GUILD_ID,
+        discord_role_id=ROLE_REWARD,
+    )
     # OTHER_MEMBER also holds the role through another code: they keep it.
-    make_code(session_factory, linked.id, claimants=[OTHER_MEMBER.id],
-              discord_guild_id=GUILD_ID, discord_role_id=ROLE_REWARD)
+    make_code(
+        session_factory,
+        linked.id,
+        claimants=[OTHER_MEMBER.id],
+        discord_guild_id=GUILD_ID,
+        discord_role_id=ROLE_REWARD,
+    )
     question = await ask(harness, value)
     assert "Delete `" in question.content and "lose that role" in question.content
     assert exists(session_factory, linked.id, value)

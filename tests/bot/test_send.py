@@ -43,7 +43,9 @@ async def test_send_by_email_queues_and_reports_skips(harness, linked, session_f
         claim_code(session, linked.id, value, email="done@example.com")
         session.commit()
     calls = await harness.invoke(
-        "codes send", MANAGER, code=value,
+        "codes send",
+        MANAGER,
+        code=value,
         emails="a@example.com, B@example.com  b@example.com;done@example.com",
     )
     text = last_text(calls)

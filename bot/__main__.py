@@ -1,0 +1,71 @@
+"""``python -m bot``: run the bot. ``python -m bot sync [--guild ID] [--clear]``: register its commands.
+
+Commands are synced only here, on purpose: syncing in ``on_ready`` would run again on every
+reconnect and use up Discord's daily limit on command changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import discord
+
+from bot import create_bot
+from shared.config import Settings
+
+log = logging.getLogger("bot")
+
+
+async def run(settings: Settings) -> None:
+    bot = create_bot(settings)
+    async with bot:
+        await bot.start(settings.discord_token)
+
+
+async def sync_commands(settings: Settings, guild_id: int | None, *, clear: bool = False) -> str:
+    bot = create_bot(settings)
+    async with bot:
+        # Logging in (REST only, no gateway) runs setup_hook, which fills the tree.
+        await bot.login(settings.discord_token)
+        if guild_id is None:
+            synced = await bot.tree.sync()
+            return f"Synced {len(synced)} commands globally."
+        guild = discord.Object(id=guild_id)
+        if clear:
+            bot.tree.clear_commands(guild=guild)
+        else:
+            # A copy in one server updates at once: for trying changes before syncing globally.
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+        return f"{'Cleared' if clear else 'Synced'} {len(synced)} commands in server {guild_id}."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The codes Discord bot.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="Connect to Discord and answer commands (the default).")
+    sync = commands.add_parser("sync", help="Register the slash commands with Discord, then exit.")
+    sync.add_argument("--guild", type=int, metavar="ID", help="Only in this server (instant; for testing).")
+    sync.add_argument("--clear", action="store_true", help="With --guild: remove the server's copies.")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if not settings.discord_token:
+        parser.error("DISCORD_TOKEN is not set. See docs/bot.md: Creating the application.")
+    if args.command == "sync" and args.clear and args.guild is None:
+        parser.error("--clear needs --guild.")
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level, logging.INFO), root=True)
+    if args.command == "sync":
+        print(asyncio.run(sync_commands(settings, args.guild, clear=args.clear)))
+        return 0
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        log.info("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
