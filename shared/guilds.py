@@ -75,7 +75,11 @@ class _Unchanged:
 UNCHANGED = _Unchanged()
 
 _select_link = select(
-    Guild.guild_id, Guild.project_id, Project.name, Guild.manager_role_id, Guild.log_channel_id,
+    Guild.guild_id,
+    Guild.project_id,
+    Project.name,
+    Guild.manager_role_id,
+    Guild.log_channel_id,
     Guild.linked_at,
 ).join(Project, Project.id == Guild.project_id)
 
@@ -85,6 +89,7 @@ def _link_from_row(row) -> GuildLink:
 
 
 # --- linking ----------------------------------------------------------------------------------
+
 
 def link_guild(session: Session, guild_id: int, secret_key: str) -> GuildLink:
     """Link ``guild_id`` to the project whose secret key this is; re-linking moves it."""
@@ -153,6 +158,7 @@ def set_guild_config(
 
 # --- failed claims ----------------------------------------------------------------------------
 
+
 def failed_claims_retry_after(
     session: Session, discord_user_id: int, *, limit: int, window: dt.timedelta = CLAIM_FAILURE_WINDOW
 ) -> int | None:
@@ -179,20 +185,26 @@ def check_claim_allowed(
 
 
 def record_claim_failure(
-    session: Session, discord_user_id: int, guild_id: int | None,
-    *, window: dt.timedelta = CLAIM_FAILURE_WINDOW,
+    session: Session,
+    discord_user_id: int,
+    guild_id: int | None,
+    *,
+    window: dt.timedelta = CLAIM_FAILURE_WINDOW,
 ) -> None:
     """Count one refused claim; this member's failures older than the window go at the same time."""
     now = utcnow()
-    session.execute(delete(DiscordClaimFailure).where(
-        DiscordClaimFailure.discord_user_id == discord_user_id,
-        DiscordClaimFailure.failed_at <= now - window,
-    ))
+    session.execute(
+        delete(DiscordClaimFailure).where(
+            DiscordClaimFailure.discord_user_id == discord_user_id,
+            DiscordClaimFailure.failed_at <= now - window,
+        )
+    )
     session.add(DiscordClaimFailure(discord_user_id=discord_user_id, guild_id=guild_id, failed_at=now))
     session.flush()
 
 
 # --- codes as Discord sees them ---------------------------------------------------------------
+
 
 def code_for_member(session: Session, project_id: int, code: str, discord_user_id: int) -> CodeRecord:
     """A code that may be handed to a Discord member (by DM): the rules of ``send_code``.
@@ -208,8 +220,9 @@ def code_for_member(session: Session, project_id: int, code: str, discord_user_i
         raise CodeFullyClaimed()
     if record.reserved_for is not None:
         raise CodeReserved("This code is reserved for an email address; send it by email instead.")
-    claimed = session.execute(select(Claim.id).where(
-        Claim.code_id == record.id, Claim.discord_user_id == discord_user_id).limit(1)).first()
+    claimed = session.execute(
+        select(Claim.id).where(Claim.code_id == record.id, Claim.discord_user_id == discord_user_id).limit(1)
+    ).first()
     if claimed is not None:
         raise CodeAlreadyClaimed("This member has already claimed this code.")
     return record
@@ -221,23 +234,39 @@ def members_keeping_role(
     """Which of these members still hold a claim on a code that grants this role in this guild."""
     keeping: set[int] = set()
     for start in range(0, len(discord_user_ids), _IN_CHUNK):
-        chunk = discord_user_ids[start:start + _IN_CHUNK]
-        keeping.update(session.scalars(
-            select(Claim.discord_user_id).distinct()
-            .join(Code, Code.id == Claim.code_id)
-            .where(
-                Code.project_id == project_id,
-                Code.discord_guild_id == guild_id,
-                Code.discord_role_id == role_id,
-                Claim.discord_user_id.in_(chunk),
+        chunk = discord_user_ids[start : start + _IN_CHUNK]
+        keeping.update(
+            session.scalars(
+                select(Claim.discord_user_id)
+                .distinct()
+                .join(Code, Code.id == Claim.code_id)
+                .where(
+                    Code.project_id == project_id,
+                    Code.discord_guild_id == guild_id,
+                    Code.discord_role_id == role_id,
+                    Claim.discord_user_id.in_(chunk),
+                )
             )
-        ))
+        )
     return keeping
 
 
 __all__ = [
-    "CLAIM_FAILURE_WINDOW", "UNCHANGED", "GuildLink", "GuildNotLinked", "SecretKeyRequired",
-    "TooManyFailedClaims", "check_claim_allowed", "code_for_member", "failed_claims_retry_after",
-    "get_guild_link", "link_guild", "link_guild_to_project", "list_guild_links",
-    "members_keeping_role", "record_claim_failure", "set_guild_config", "unlink_guild",
+    "CLAIM_FAILURE_WINDOW",
+    "UNCHANGED",
+    "GuildLink",
+    "GuildNotLinked",
+    "SecretKeyRequired",
+    "TooManyFailedClaims",
+    "check_claim_allowed",
+    "code_for_member",
+    "failed_claims_retry_after",
+    "get_guild_link",
+    "link_guild",
+    "link_guild_to_project",
+    "list_guild_links",
+    "members_keeping_role",
+    "record_claim_failure",
+    "set_guild_config",
+    "unlink_guild",
 ]
