@@ -97,3 +97,13 @@ class CodeSpaceExhausted(Conflict):
 class ProjectExists(Conflict):
     code = "project_exists"
     default_message = "A project with this name already exists."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with another request."
+
+
+class RequestInProgress(Conflict):
+    code = "request_in_progress"
+    default_message = "A request with this Idempotency-Key is still in progress; retry later."

@@ -160,3 +160,31 @@ class DiscordClaimFailure(Base):
     discord_user_id: Mapped[int] = mapped_column(BigInteger)
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     failed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """An Idempotency-Key a project sent: the request it was first used for, and its response.
+
+    The unique (project_id, key) pair is the in-progress marker: the first request to insert it
+    runs, the others replay or are refused. ``response_status`` is null while it runs; its lease
+    (``locked_until``) lets another request take the key over if the first one died.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("project_id", "key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the method, the path and the body in canonical JSON.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The attempt holding the key while it runs, and until when.
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
