@@ -86,9 +86,11 @@ def _read_only_gets(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from api.cli import projects
+    from api.cli_guilds import guilds
     from api.cli_mail import set_claim_url, set_template, worker
 
     projects.add_command(set_template)
     projects.add_command(set_claim_url)
     app.cli.add_command(projects)
+    app.cli.add_command(guilds)
     app.cli.add_command(worker)
