@@ -67,10 +67,10 @@ class _Handler:
         if owner.delay:
             await asyncio.sleep(owner.delay)
         if owner._held is not None and owner._held in envelope.rcpt_tos:
+            owner._held = None  # once: a retry of the same message goes through
             owner.holding.set()
             while not owner._released.is_set():
                 await asyncio.sleep(0.01)
-            owner._held = None
             if not owner._accept_held:
                 return "451 4.3.0 Dropped by the test"
         received = Received(
@@ -121,7 +121,7 @@ class SmtpServer:
             ok = (auth_data.login.decode(), auth_data.password.decode()) == credentials
             if ok:
                 self.logins.append(auth_data.login.decode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         return authenticate
 
