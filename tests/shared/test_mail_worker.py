@@ -370,7 +370,7 @@ def test_two_workers_on_postgresql_send_every_delivery_exactly_once(
     database, clock, smtp, queue, rows, session_factory
 ):
     if database.backend != "postgresql":
-        pytest.skip("several workers are the PostgreSQL setup; SQLite runs one")
+        pytest.skip("several workers are the PostgreSQL setup: on SQLite one starves the other")
     emails = [f"lead{i:02d}@example.com" for i in range(60)]
     queue(*emails)
     smtp.delay = 0.005
