@@ -13,11 +13,15 @@ from shared.codes import get_code, list_codes
 from shared.models import Code
 from tests.bot.harness import (
     GUILD_ID,
+    MANAGE_GUILD,
+    MANAGE_ROLES,
     MANAGER,
     ROLE_ABOVE_BOT,
     ROLE_MANAGED,
+    ROLE_MANAGER,
     ROLE_REWARD,
     SEND_MESSAGES,
+    Person,
     last_text,
     replies,
 )
@@ -134,3 +138,25 @@ async def test_generated_codes_are_the_api_codes(harness, linked, session_factor
     value = replies(calls)[-1].content.split("```")[1].strip()
     with session_factory() as session:
         assert get_code(session, linked.id, value.upper()).code == value
+
+
+@pytest.mark.parametrize(
+    ("person", "expected"),
+    [
+        (
+            Person(1, "helper", roles=(ROLE_MANAGER,), permissions=MANAGE_GUILD),
+            "You need the **Manage Roles**",
+        ),
+        (Person(2, "newcomer", permissions=MANAGE_GUILD | MANAGE_ROLES), "is not below your highest role"),
+        (Person(3, "moderator", roles=(ROLE_MANAGER,), permissions=MANAGE_GUILD | MANAGE_ROLES), None),
+    ],
+)
+async def test_a_manager_attaches_only_roles_they_could_grant_themselves(
+    harness, linked, session_factory, person, expected
+):
+    calls = await harness.invoke("codes generate", person, amount=1, role=ROLE_REWARD)
+    if expected is None:
+        assert "Generated **1**" in last_text(calls)
+    else:
+        assert expected in last_text(calls)
+        assert _codes(session_factory, linked.id) == []

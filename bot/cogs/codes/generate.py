@@ -37,6 +37,13 @@ def role_problem(interaction: discord.Interaction, role: discord.Role) -> str | 
         return "I need the **Manage Roles** permission to grant roles."
     if not role.is_assignable():
         return f"{role.mention} is above my highest role; move my role above it in Server Settings → Roles."
+    # Codes must not hand out more than their creator could: a manager-role holder is no role admin.
+    member = interaction.user
+    if isinstance(member, discord.Member) and member.id != guild.owner_id:
+        if not interaction.permissions.manage_roles:
+            return "You need the **Manage Roles** permission to attach a role to codes."
+        if role >= member.top_role:
+            return f"{role.mention} is not below your highest role, so you can't hand it out."
     return None
 
 
