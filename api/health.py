@@ -38,7 +38,9 @@ class LiveSchema(Schema):
 
 
 class MigrationSchema(Schema):
-    current = fields.List(fields.String(), required=True, metadata={"description": "The database's revision."})
+    current = fields.List(
+        fields.String(), required=True, metadata={"description": "The database's revision."}
+    )
     head = fields.List(fields.String(), required=True, metadata={"description": "The newest revision."})
 
 
@@ -90,16 +92,23 @@ def readyz():
     try:
         current = database_revisions()
     except SQLAlchemyError as exc:
-        log.warning("Readiness: the database does not answer: %s", exc.__class__.__name__,
-                    extra={"error": str(exc).splitlines()[0] if str(exc) else ""})
+        log.warning(
+            "Readiness: the database does not answer: %s",
+            exc.__class__.__name__,
+            extra={"error": str(exc).splitlines()[0] if str(exc) else ""},
+        )
         raise Unavailable("database_unavailable", "The database does not answer.") from None
     if current != heads:
-        log.warning("Readiness: the schema is at %s, the code expects %s",
-                    ", ".join(current) or "no revision", ", ".join(heads))
+        log.warning(
+            "Readiness: the schema is at %s, the code expects %s",
+            ", ".join(current) or "no revision",
+            ", ".join(heads),
+        )
         raise Unavailable(
             "schema_not_current",
             f"The database schema is at {', '.join(current) or 'no revision'}; this version expects "
             f"{', '.join(heads)}. Run `flask --app wsgi db upgrade`.",
         )
-    return success({"status": "ready", "database": "ok",
-                    "migration": {"current": list(current), "head": list(heads)}})
+    return success(
+        {"status": "ready", "database": "ok", "migration": {"current": list(current), "head": list(heads)}}
+    )

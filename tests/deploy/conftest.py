@@ -1,0 +1,48 @@
+"""Fixtures for deployment tests: empty databases (no schema) and an app bound to one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _create_pg_database, _drop_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> Iterator[str]:
+    """A URL of a brand-new database without any table, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    try:
+        admin, url = _create_pg_database()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield url
+    _drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def migrations_app(empty_database_url):
+    """The API app on an empty database, for running migrations in-process."""
+    from api import create_app
+    from api.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "TESTING": True})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child process that runs this project's code."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.update(overrides)
+    return env
