@@ -1,9 +1,9 @@
 import logging
 
+from alembic import context
 from flask import current_app
 from sqlalchemy import text
 
-from alembic import context
 from shared.logging import configure_logging
 
 # Any fixed number: the advisory lock that serialises concurrent upgrades on PostgreSQL.
