@@ -50,6 +50,12 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
     log_level: str = "INFO"
+    # The API's gunicorn (gunicorn.conf.py): the port it listens on, on every interface; worker
+    # processes (0: two per CPU, plus one); threads per worker; seconds one request may take.
+    port: int = 8000
+    web_concurrency: int = 0
+    web_threads: int = 4
+    web_timeout: int = 30
     # Discord bot: the bot token. No default; `python -m bot` refuses to start without it.
     discord_token: str | None = None
     # Sharding over several bot processes: the total shard count and this process's shard ids
@@ -112,6 +118,10 @@ class Settings:
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 10),
             max_content_length=_int(env.get("MAX_CONTENT_LENGTH"), 1024 * 1024),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            port=_int(env.get("PORT"), 8000),
+            web_concurrency=_int(env.get("WEB_CONCURRENCY"), 0),
+            web_threads=_int(env.get("WEB_THREADS"), 4),
+            web_timeout=_int(env.get("WEB_TIMEOUT"), 30),
             discord_token=env.get("DISCORD_TOKEN") or None,
             discord_shard_count=_int(env.get("DISCORD_SHARD_COUNT"), 0) or None,
             discord_shard_ids=tuple(
