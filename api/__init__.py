@@ -63,6 +63,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["codes_api"] = api
 
     _read_only_gets(app)
+    from api import abuse
+
+    abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)
     _register_cli(app)
     return app
 

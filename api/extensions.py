@@ -7,6 +7,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from api.errors import ErrorSchema, JsonBodyParser, register_error_handlers
+from api.limits import RateLimitDocPlugin
 from shared.db import Base
 
 
@@ -17,6 +18,10 @@ class Api(flask_smorest.Api):
 
     def _register_error_handlers(self):
         register_error_handlers(self._app)
+
+    def _init_spec(self, *, extra_plugins=None, **options):
+        # Every rate-limited operation documents its 429.
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), RateLimitDocPlugin()], **options)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -38,11 +43,12 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "invalid_json: the body is not valid JSON.",
+    400: "invalid_json: the body is not valid JSON; invalid_idempotency_key.",
     401: "unauthorized: missing, malformed or unknown key.",
     403: "secret_key_required, or code_reserved on a claim.",
     404: "code_not_found / token_not_found.",
-    409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, code_space_exhausted.",
+    409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, code_space_exhausted; "
+         "idempotency_key_reused, request_in_progress (Idempotency-Key).",
     413: "payload_too_large.",
     422: "validation_error, with errors by field.",
 }

@@ -19,6 +19,7 @@ from api.codes.schemas import (
     SentEnvelope,
 )
 from api.extensions import Blueprint, db
+from api.idempotency import idempotent
 from api.render import claim_json, code_json, success
 from api.schemas import PageQuerySchema
 from shared import codes
@@ -78,6 +79,7 @@ class Generate(MethodView):
     @blp.errors(400, 401, 403, 409, 413, 422)
     @require_key()
     @blp.arguments(GenerateSchema)
+    @idempotent
     def post(self, body):
         """Generate codes
 
@@ -100,6 +102,7 @@ class Claim(MethodView):
     @blp.errors(400, 401, 403, 404, 409, 413, 422)
     @require_key(public_ok=True)
     @blp.arguments(ClaimSchema)
+    @idempotent
     def post(self, body):
         """Claim a code
 
@@ -123,6 +126,7 @@ class Send(MethodView):
     @blp.errors(400, 401, 403, 404, 409, 413, 422)
     @require_key()
     @blp.arguments(SendSchema)
+    @idempotent
     def post(self, body):
         """Send a code to leads by email
 
@@ -146,9 +150,10 @@ class Delete(MethodView):
         return success(code_json(result.code))
 
     @blp.response(200, CodeEnvelope)
-    @blp.errors(400, 401, 403, 404, 413, 422)
+    @blp.errors(400, 401, 403, 404, 409, 413, 422)
     @require_key()
     @blp.arguments(CodeBodySchema)
+    @idempotent
     def post(self, body):
         """Delete a code
 
@@ -157,9 +162,10 @@ class Delete(MethodView):
         return self._delete(body)
 
     @blp.response(200, CodeEnvelope)
-    @blp.errors(400, 401, 403, 404, 413, 422)
+    @blp.errors(400, 401, 403, 404, 409, 413, 422)
     @require_key()
     @blp.arguments(CodeBodySchema)
+    @idempotent
     def delete(self, body):
         """Delete a code (the method the Node SDK sends)"""
         return self._delete(body)

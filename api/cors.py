@@ -1,0 +1,57 @@
+"""CORS on ``POST /codes/claim`` only: pages on a project's allowed origins claim with its public key.
+
+A preflight (``OPTIONS``) carries no key, so it is answered for an origin that some project
+allows; the claim itself is answered with ``Access-Control-Allow-Origin`` only when the origin is
+one the key's own project allows. An answer before authentication (401, 429) is readable by any
+origin some project allows, so a page can show why it failed. No other route sends CORS headers.
+Only requests that carry an ``Origin`` header (browsers) cost a query.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+from sqlalchemy.orm import Session
+
+from api.extensions import db
+from shared import origins
+from shared.db import read_only
+
+CLAIM_ENDPOINT = "codes.Claim"
+ALLOW_METHODS = "POST"
+ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+EXPOSE_HEADERS = (
+    "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, "
+    "Idempotent-Replayed, X-Request-ID"
+)
+# Browsers cache a preflight this long (Chromium caps it at 2 hours).
+MAX_AGE_SECONDS = 600
+
+
+def _allowed(origin: str) -> bool:
+    key = g.get("api_key")
+    # Its own connection: the request's session may hold a failed transaction after a refusal.
+    with read_only(), db.engine.connect() as connection, Session(connection) as session:
+        if key is not None:
+            return origins.project_allows(session, key.project_id, origin)
+        return origins.any_project_allows(session, origin)
+
+
+def add_cors_headers(response: Response) -> Response:
+    if request.endpoint != CLAIM_ENDPOINT:
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if not origin or not _allowed(origin):
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+        response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(MAX_AGE_SECONDS)
+    else:
+        response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_cors_headers)
