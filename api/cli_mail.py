@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import click
 from flask import current_app
@@ -14,6 +13,7 @@ from api.extensions import db
 from shared.clock import utcnow
 from shared.db import make_sessionmaker
 from shared.errors import DomainError, InvalidInput
+from shared.logging import configure_logging
 from shared.mail import services as mail_services
 from shared.mail.message import MailContent, render_parts
 from shared.mail.worker import Worker, serve
@@ -33,7 +33,7 @@ def _fail(exc: DomainError) -> None:
 def worker(once: bool) -> None:
     """Send queued emails (SMTP, or .eml files without SMTP_HOST) until SIGTERM/SIGINT."""
     settings = current_app.config["SETTINGS"]
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("worker", settings.log_level)
     try:
         mail_worker = Worker(make_sessionmaker(db.engine), settings)
     except ValueError as exc:

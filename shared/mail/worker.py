@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.clock import utcnow
 from shared.config import Settings
+from shared.logging import bound_request_id, configure_logging
 from shared.mail import outbox
 from shared.mail.message import compose, message_id
 from shared.mail.transports import PermanentFailure, TemporaryFailure, Transport, make_transport
@@ -127,11 +128,12 @@ class Worker:
         log.info("Worker stopped")
 
     def run_batch(self) -> BatchResult:
-        """Take one batch of due deliveries and send it."""
-        jobs = self.take()
-        if not jobs:
-            return BatchResult()
-        return self.send(jobs)
+        """Take one batch of due deliveries and send it; its log lines share one request id."""
+        with bound_request_id():
+            jobs = self.take()
+            if not jobs:
+                return BatchResult()
+            return self.send(jobs)
 
     def take(self) -> list[outbox.Job]:
         """Queue again what dead workers left behind, then take a batch, in one transaction."""
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="send what is due now, then exit")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("worker", settings.log_level)
     engine = make_engine(
         settings.database_url, busy_timeout=settings.sqlite_busy_timeout, pool_size=2, max_overflow=0
     )

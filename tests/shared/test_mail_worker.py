@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import signal
 import threading
 import time
 from email import message_from_bytes, policy
@@ -393,3 +395,19 @@ def test_two_workers_on_postgresql_send_every_delivery_exactly_once(
     assert results[0].sent + results[1].sent == 60
     assert results[0].sent > 0 and results[1].sent > 0, "both workers took batches"
     assert {(d.status, d.attempts) for d in rows().values()} == {("sent", 1)}
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_and_sigint_ask_the_worker_to_stop(signal_number, tmp_path):
+    worker = Worker(None, Settings(mail_dir=str(tmp_path)))
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker.handle_signals()
+        os.kill(os.getpid(), signal_number)
+        deadline = time.monotonic() + 5
+        while not worker.stopping and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert worker.stopping
