@@ -33,6 +33,24 @@ def client(app):
 
 
 @pytest.fixture
+def make_app(database, engine):
+    """``make_app(**config)``: another app on the test database, with config overrides."""
+    apps = []
+
+    def make(**config):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database.url, "TESTING": True, **config})
+        apps.append(app)
+        return app
+
+    yield make
+    from api.extensions import db
+
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 
