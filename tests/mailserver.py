@@ -90,6 +90,7 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         ssl_context: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
+        **smtp_options,
     ):
         self.port = free_port()
         self.messages: list[Received] = []
@@ -102,7 +103,7 @@ class SmtpServer:
         self._held: str | None = None
         self._released = threading.Event()
         self._accept_held = False
-        options: dict = {}
+        options: dict = dict(smtp_options)
         if credentials is not None:
             options.update(authenticator=self._authenticator(credentials), auth_require_tls=True)
         if tls_context is not None:

@@ -85,7 +85,8 @@ class FileTransport:
         fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(message.as_bytes())
+                # UTF-8 headers as an SMTPUTF8 server would get them (ASCII messages are unchanged).
+                file.write(message.as_bytes(policy=message.policy.clone(utf8=True)))
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -167,6 +168,9 @@ class SmtpTransport:
             raise _by_reply(code, reply) from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise _by_reply(exc.smtp_code, exc.smtp_error) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            # An address with non-ASCII characters needs SMTPUTF8; this server will never take it.
+            raise PermanentFailure(f"{self.host}:{self.port}: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             # The connection dropped or timed out mid-message: the next message reconnects.
             self.close()

@@ -4,6 +4,7 @@ how each kind of failure is classified. No database."""
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import pytest
 import trustme
@@ -119,6 +120,26 @@ def test_replies_to_a_recipient_are_temporary_for_4xx_and_permanent_for_5xx(repl
             assert not getattr(failure.value, "connection", False)
             transport.send(message("b@example.com"))  # reconnects after a 421 if it must
     assert server.recipients() == ["b@example.com"]
+
+
+def test_an_international_address_goes_through_a_server_with_smtputf8():
+    with SmtpServer() as server, SmtpTransport(server.settings()) as transport:
+        transport.send(message("jörg@exämple.com"))
+    assert server.recipients() == ["jörg@exämple.com"]
+    assert server.messages[0].message["To"] == "jörg@exämple.com"
+
+
+def test_an_international_address_is_refused_for_good_without_smtputf8():
+    with SmtpServer(enable_SMTPUTF8=False) as server:
+        with SmtpTransport(server.settings()) as transport, pytest.raises(PermanentFailure) as failure:
+            transport.send(message("jörg@exämple.com"))
+        assert "SMTPUTF8" in failure.value.reason
+    assert server.messages == []
+
+
+def test_an_eml_file_keeps_an_international_address_readable(tmp_path):
+    path = FileTransport(tmp_path).send(message("jörg@exämple.com"))
+    assert "To: jörg@exämple.com\n" in Path(path).read_text(encoding="utf-8")
 
 
 def test_settings_choose_the_transport_and_the_default_ports():
