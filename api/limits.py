@@ -21,6 +21,7 @@ else in the process's memory. ``RATELIMIT_ENABLED=false`` installs nothing at al
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import HTTP_ERRORS, error_response
 from shared.projects import KEY_PATTERN, digest
+
+log = logging.getLogger(__name__)
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py).
 EXEMPT_BLUEPRINTS = frozenset({"health"})
@@ -163,11 +166,22 @@ def init_app(app: Flask) -> Limiter | None:
     limiter.request_filter(lambda: request.blueprint in EXEMPT_BLUEPRINTS)
 
     @app.after_request
-    def _retry_after_only_when_limited(response: Response) -> Response:
-        # Registered before the limiter's own hook, so it runs after it: Flask-Limiter writes
-        # Retry-After on every response, which would tell well-behaved clients to back off.
-        if response.status_code != 429:
-            response.headers.pop("Retry-After", None)
+    def _describe_the_tightest_limit(response: Response) -> Response:
+        # Registered before the limiter's own hook, so it runs after it. Flask-Limiter describes
+        # the first limit that applied, and writes Retry-After on every response; a client wants
+        # the limit it is closest to, and Retry-After only when it must wait.
+        if response.status_code == 429 or "X-RateLimit-Limit" not in response.headers:
+            return response
+        response.headers.pop("Retry-After", None)
+        applied = limiter.current_limits
+        if len(applied) > 1:
+            try:
+                tightest = min(applied, key=lambda limit: limit.remaining)
+                response.headers["X-RateLimit-Limit"] = str(tightest.limit.amount)
+                response.headers["X-RateLimit-Remaining"] = str(tightest.remaining)
+                response.headers["X-RateLimit-Reset"] = str(tightest.reset_at)
+            except Exception:  # the storage went away: keep what the limiter wrote
+                log.warning("could not read the rate limit counters", exc_info=True)
         return response
 
     limiter.init_app(app)
