@@ -64,9 +64,10 @@ def bound_request_id(request_id: str | None = None) -> Iterator[str]:
 
 # --- redaction --------------------------------------------------------------------------------
 
-# An address, also URL-encoded (%40) as it appears in an access log's query string.
+# An address, also URL-encoded (%40) as it appears in an access log's query string. The local
+# part leaves out "=", "&", "/" and "?", legal but rare, so "?email=x@y.z" masks only the address.
 _EMAIL = re.compile(
-    r"(?P<first>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]*"
+    r"(?P<first>[A-Za-z0-9!#$%'*+^_`{|}~-])[A-Za-z0-9.!#$%'*+^_`{|}~-]*"
     r"(?P<at>@|%40)(?P<domain>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)"
 )
 # Project keys (pk_/sk_ + hex), whole or in part.

@@ -8,25 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.empty_databases import BACKENDS, empty_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def empty_database_url(request, tmp_path) -> Iterator[str]:
     """A URL of a brand-new database without any table, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    try:
-        admin, url = _create_pg_database()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is unreachable under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    yield url
-    _drop_pg_database(admin, url)
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""gunicorn settings for the API: ``gunicorn -c gunicorn.conf.py wsgi:app`` (the image's command).
+
+Values come from ``shared.config.Settings`` (PORT, WEB_CONCURRENCY, WEB_THREADS, WEB_TIMEOUT,
+LOG_LEVEL); flags on the command line win over this file (``make run`` passes its own).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shared.config import Settings  # noqa: E402
+from shared.logging import logging_config  # noqa: E402
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 quota (``docker --cpus``)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(cpus, 1)
+
+
+settings = Settings.from_env()
+
+bind = [f"0.0.0.0:{settings.port}"]
+# Threads share a process's database pool (DB_POOL_SIZE should be at least WEB_THREADS).
+worker_class = "gthread"
+workers = settings.web_concurrency or 2 * available_cpus() + 1
+threads = settings.web_threads
+# A request that takes longer than this gets its worker restarted.
+timeout = settings.web_timeout
+# On SIGTERM, requests in flight get this long to finish (keep it under the container's stop
+# timeout: docker-compose.yml gives 30 seconds).
+graceful_timeout = 25
+keepalive = 5
+# Recycle workers now and then, so a slow leak never grows into an outage.
+max_requests = 2000
+max_requests_jitter = 200
+# The heartbeat file in memory, not on a container's overlay filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Processes are managed by the container runtime; no control socket in $HOME.
+control_socket_disable = True
+
+# Logs: one JSON object per line on stderr, the access log included (shared.logging).
+loglevel = settings.log_level.lower()
+logconfig_dict = logging_config("api", settings.log_level)
