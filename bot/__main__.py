@@ -14,6 +14,7 @@ import discord
 
 from bot import create_bot
 from shared.config import Settings
+from shared.logging import configure_logging
 
 log = logging.getLogger("bot")
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("DISCORD_TOKEN is not set. See docs/bot.md: Creating the application.")
     if args.command == "sync" and args.clear and args.guild is None:
         parser.error("--clear needs --guild.")
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level, logging.INFO), root=True)
+    configure_logging("bot", settings.log_level)  # JSON lines on stderr, redacted (shared.logging)
     if args.command == "sync":
         print(asyncio.run(sync_commands(settings, args.guild, clear=args.clear)))
         return 0

@@ -14,6 +14,7 @@ from discord import app_commands
 
 from shared.errors import DomainError, InvalidInput
 from shared.guilds import TooManyFailedClaims
+from shared.logging import request_id_var
 
 log = logging.getLogger("bot")
 
@@ -133,5 +134,11 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
 
 
 class CodesTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # The first step of the task that handles one interaction: its log lines, and those of the
+        # domain calls it runs in threads, carry the interaction's id as their request id.
+        request_id_var.set(str(interaction.id))
+        return True
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await report_error(interaction, error)

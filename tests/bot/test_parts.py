@@ -120,7 +120,7 @@ def test_python_m_bot_sync_registers_the_tree_without_the_gateway(monkeypatch, t
     async def no_gateway(self, *args, **kwargs):
         raise AssertionError("sync must not connect to the gateway")
 
-    monkeypatch.setattr(entry.discord.utils, "setup_logging", lambda **_: None)
+    monkeypatch.setattr(entry, "configure_logging", lambda *_args, **_kwargs: None)
     monkeypatch.setenv("DISCORD_TOKEN", "token-123")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     monkeypatch.setattr(CodesBot, "login", login)
