@@ -17,14 +17,14 @@ from shared.config import Settings  # noqa: E402
 from shared.logging import logging_config  # noqa: E402
 
 
-def available_cpus() -> int:
+def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     """CPUs this process may use: its affinity, capped by a cgroup v2 quota (``docker --cpus``)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        quota, period = cpu_max.read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):

@@ -244,6 +244,8 @@ def logging_config(service: str, level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
+            # Alembic announces its plugins at INFO whenever it is imported.
+            "alembic.runtime.plugins": {"level": "WARNING"},
             # gunicorn's own loggers: no handlers of their own, so each line is written once.
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
             "gunicorn.access": {
