@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -96,6 +97,9 @@ class ErrorSchema(Schema):
     )
 
 
+_KEY_LIKE = re.compile(r"\b([ps]k)_[0-9A-Fa-f]{6,}")
+
+
 def error_response(
     status: int, error: str, message: str, *, errors: dict | None = None, headers: dict | None = None
 ) -> Response:
@@ -108,7 +112,9 @@ def error_response(
     }
     if errors is not None:
         body["errors"] = errors
-    response = current_app.response_class(json.dumps(body), status=status, mimetype="application/json")
+    # A key a client misplaced (as a field name, say) is never echoed back in an error.
+    text = _KEY_LIKE.sub(r"\1_***", json.dumps(body))
+    response = current_app.response_class(text, status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
