@@ -72,7 +72,9 @@ def inline_codes(codes: list[CodeRecord]) -> str:
     return "```\n" + "\n".join(code.code for code in codes) + "\n```"
 
 
-def info_embed(code: CodeRecord, guild_id: int | None) -> discord.Embed:
+def info_embed(
+    code: CodeRecord, guild_id: int | None, deliveries: dict[str, int] | None = None
+) -> discord.Embed:
     status = code.status(utcnow())
     embed = discord.Embed(title=code.code, colour=_colour(status))
     embed.add_field(name="Status", value=STATUS_LABELS[status])
@@ -81,8 +83,17 @@ def info_embed(code: CodeRecord, guild_id: int | None) -> discord.Embed:
     embed.add_field(name="Valid", value=window(code), inline=False)
     embed.add_field(name="Reserved for", value=code.reserved_for or "Anyone")
     embed.add_field(name="Role", value=role_text(code, guild_id))
+    if deliveries is not None:
+        embed.add_field(name="Email deliveries", value=deliveries_text(deliveries), inline=False)
     embed.set_footer(text=f"Created {isoformat_z(code.created_at)}")
     return embed
+
+
+def deliveries_text(counts: dict[str, int]) -> str:
+    """``2 sent · 1 queued``: the statuses that have deliveries, in the order mail moves through."""
+    order = ("sent", "sending", "queued", "failed", "cancelled")
+    parts = [f"{counts[status]} {status}" for status in order if counts.get(status)]
+    return " · ".join(parts) if parts else "None sent"
 
 
 def role_text(code: CodeRecord, guild_id: int | None) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import re
 
-from shared.codes import claim_code, generate_codes
+from shared.codes import claim_code, generate_codes, send_code
 from shared.guilds import set_guild_config
 from tests.bot.harness import (
     GUILD_ID,
@@ -40,7 +40,12 @@ async def test_info_shows_the_code(harness, linked, session_factory, clock_at):
         discord_guild_id=GUILD_ID,
         discord_role_id=ROLE_REWARD,
     )
+    calls = await harness.invoke("codes info", MANAGER, code=value.upper())
+    assert {f["name"]: f["value"] for f in replies(calls)[-1].embeds[0]["fields"]}["Email deliveries"] == (
+        "None sent"
+    )
     with session_factory() as session:
+        send_code(session, linked.id, value, ["vip@example.com"])
         claim_code(session, linked.id, value, email="vip@example.com")
         session.commit()
     calls = await harness.invoke("codes info", MANAGER, code=value.upper())
@@ -55,6 +60,7 @@ async def test_info_shows_the_code(harness, linked, session_factory, clock_at):
     assert fields["Reserved for"] == "vip@example.com"
     assert fields["Role"] == f"<@&{ROLE_REWARD}>"
     assert "<t:1741392000:f>" in fields["Valid"]
+    assert fields["Email deliveries"] == "1 queued"
 
 
 async def test_list_pages_forward_and_back_with_filters(harness, linked, session_factory):

@@ -11,6 +11,7 @@ from bot.cogs.codes.base import ManagerCommands, code_autocomplete
 from bot.formatting import info_embed
 from bot.views import CodeListView
 from shared.codes import get_code, list_codes
+from shared.mail.services import delivery_counts
 
 PAGE_SIZE = 10
 STATUSES = [
@@ -32,8 +33,10 @@ class BrowseCommands(ManagerCommands):
     @app_commands.autocomplete(code=code_autocomplete)
     async def info(self, interaction: discord.Interaction, code: app_commands.Range[str, 1, 64]) -> None:
         link = await self.manager_link(interaction)
-        record = await self.bot.runner.read(get_code, link.project_id, code)
-        await interaction.followup.send(embed=info_embed(record, interaction.guild_id), ephemeral=True)
+        record, deliveries = await self.bot.runner.read(_code_and_deliveries, link.project_id, code)
+        await interaction.followup.send(
+            embed=info_embed(record, interaction.guild_id, deliveries), ephemeral=True
+        )
 
     @app_commands.command(
         name="list", description="List this project's codes, newest first, a page at a time."
@@ -67,3 +70,9 @@ class BrowseCommands(ManagerCommands):
         view.message = await interaction.followup.send(
             embed=view.embed(), view=view, ephemeral=True, wait=True
         )
+
+
+def _code_and_deliveries(session, project_id: int, code: str):
+    """The code and its email deliveries by status, read in one transaction."""
+    record = get_code(session, project_id, code)
+    return record, delivery_counts(session, project_id, record.code)
