@@ -12,10 +12,12 @@ import fnmatch
 import json
 import re
 import shlex
+import warnings
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner as FlaskRunner
 
 from shared.config import Settings
 from tests.deploy.conftest import ROOT
@@ -108,6 +110,42 @@ def test_worker_and_bot_start_once_the_api_has_migrated():
         assert service["healthcheck"] == {"disable": True}
     assert _command("worker") == ["flask", "--app", "wsgi", "worker"]
     assert _command("bot") == ["python", "-m", "bot"]
+
+
+def _flask_commands() -> list[list[str]]:
+    """Every `flask --app wsgi ...` the services run."""
+    commands = [
+        step for step in (shlex.split(s) for s in _command("api")[2].split("&&")) if step[0] == "flask"
+    ]
+    commands.append(_command("worker"))
+    return commands
+
+
+@pytest.mark.parametrize("command", _flask_commands(), ids=" ".join)
+def test_every_flask_command_compose_runs_exists(command, tmp_path):
+    from flask.cli import FlaskGroup
+
+    from api import create_app
+
+    assert command[:3] == ["flask", "--app", "wsgi"] and _defines_app(ROOT / "wsgi.py")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'help.sqlite3'}"})
+    # FlaskGroup, as the `flask` command builds it: the app's commands and plugins' (db).
+    result = FlaskRunner().invoke(FlaskGroup(create_app=lambda: app), [*command[3:], "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_the_bot_command_is_the_bots_entry_point(capsys):
+    with warnings.catch_warnings():
+        # discord.py imports the stdlib's audioop (voice, unused here), deprecated since 3.11.
+        warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+        from bot import __main__ as entry
+
+    assert _command("bot")[1:] == ["-m", "bot"]
+    with pytest.raises(SystemExit) as caught:
+        entry.main(["--help"])
+    assert caught.value.code == 0
+    assert "python -m bot" in capsys.readouterr().out
 
 
 def test_app_services_run_the_project_image_with_an_init_and_the_env_file():
