@@ -33,4 +33,5 @@ def isoformat_z(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     value = to_naive_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: strftime("%Y") drops the leading zeros of years before 1000.
+    return value.isoformat(timespec="milliseconds") + "Z"
