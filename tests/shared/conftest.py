@@ -8,7 +8,6 @@ import random
 from collections.abc import Iterable
 
 import pytest
-from sqlalchemy import func, select
 
 from shared.codegen import CodeGenerator
 from shared.codes import generate_codes
@@ -52,14 +51,3 @@ def make_code(session_factory, project):
         return record
 
     return make
-
-
-@pytest.fixture
-def count_rows(session_factory):
-    """How many rows of ``model`` match ``where``, read in a fresh session (committed state)."""
-
-    def count(model, *where) -> int:
-        with session_factory() as session:
-            return session.scalar(select(func.count()).select_from(model).where(*where))
-
-    return count
