@@ -65,9 +65,10 @@ def bound_request_id(request_id: str | None = None) -> Iterator[str]:
 # --- redaction --------------------------------------------------------------------------------
 
 # An address, also URL-encoded (%40) as it appears in an access log's query string. The local
-# part leaves out "=", "&", "/" and "?", legal but rare, so "?email=x@y.z" masks only the address.
+# part leaves out characters that are legal but rare and that surround addresses in log lines
+# (= & / ? ' ` { | }), so "?email=x@y.z" and "'x@y.z'" mask only the address.
 _EMAIL = re.compile(
-    r"(?P<first>[A-Za-z0-9!#$%'*+^_`{|}~-])[A-Za-z0-9.!#$%'*+^_`{|}~-]*"
+    r"(?P<first>[A-Za-z0-9!#$%*+^_~-])[A-Za-z0-9.!#$%*+^_~-]*"
     r"(?P<at>@|%40)(?P<domain>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)"
 )
 # Project keys (pk_/sk_ + hex), whole or in part.
@@ -125,7 +126,11 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call (wrong arguments): keep the line, never fail the caller
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")

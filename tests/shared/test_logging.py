@@ -229,3 +229,10 @@ def test_the_process_configuration_routes_everything_through_one_json_handler():
         assert config["loggers"][name]["handlers"] == []
         assert config["loggers"][name]["propagate"] is True
     assert config["disable_existing_loggers"] is False
+
+
+def test_a_malformed_log_call_is_written_not_raised(capture):
+    capture.logger.info("two placeholders %s %s", "alice@example.com")
+    (event,) = capture.events()
+    assert event["message"].startswith("two placeholders %s %s")
+    assert "a***@example.com" in event["message"]
