@@ -21,7 +21,6 @@ else in the process's memory. ``RATELIMIT_ENABLED=false`` installs nothing at al
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,8 +32,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import HTTP_ERRORS, error_response
 from shared.projects import KEY_PATTERN, digest
-
-log = logging.getLogger(__name__)
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py).
 EXEMPT_BLUEPRINTS = frozenset({"health"})
@@ -84,7 +81,6 @@ def is_code_guess(response: Response) -> bool:
 
 
 RULES = (
-    # Route-specific rules first: the first one that applies is the one the headers describe.
     LimitRule(
         "RATELIMIT_CLAIM_GUESSES",
         "claim-guesses",
@@ -134,6 +130,22 @@ def limit_settings(app: Flask) -> dict[str, str]:
     return values
 
 
+def by_tightness(values: dict[str, str]) -> list[LimitRule]:
+    """The rules, the one with the lowest rate first, anti-guessing last.
+
+    The X-RateLimit headers describe the first limit that applied to a request (Flask-Limiter
+    orders by window length, then by this order): so they describe the one a client is most
+    likely to reach, at no cost. Reading every counter to find the closest would cost a storage
+    round trip per limit on every request.
+    """
+
+    def rate(rule: LimitRule) -> tuple[bool, float]:
+        items = parse_many(values[rule.setting])
+        return rule.counts_only is not None, min(item.amount / item.get_expiry() for item in items)
+
+    return sorted(RULES, key=rate)
+
+
 def init_app(app: Flask) -> Limiter | None:
     """Trust the configured proxies, and install the limits unless RATELIMIT_ENABLED is false."""
     settings = app.config["SETTINGS"]
@@ -151,7 +163,7 @@ def init_app(app: Flask) -> Limiter | None:
         storage_options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     limiter = Limiter(
         client_ip,
-        application_limits=[_limit_for(rule, values[rule.setting]) for rule in RULES],
+        application_limits=[_limit_for(rule, values[rule.setting]) for rule in by_tightness(values)],
         storage_uri=redis_url or "memory://",
         storage_options=storage_options,
         in_memory_fallback_enabled=bool(redis_url),
@@ -166,22 +178,11 @@ def init_app(app: Flask) -> Limiter | None:
     limiter.request_filter(lambda: request.blueprint in EXEMPT_BLUEPRINTS)
 
     @app.after_request
-    def _describe_the_tightest_limit(response: Response) -> Response:
-        # Registered before the limiter's own hook, so it runs after it. Flask-Limiter describes
-        # the first limit that applied, and writes Retry-After on every response; a client wants
-        # the limit it is closest to, and Retry-After only when it must wait.
-        if response.status_code == 429 or "X-RateLimit-Limit" not in response.headers:
-            return response
-        response.headers.pop("Retry-After", None)
-        applied = limiter.current_limits
-        if len(applied) > 1:
-            try:
-                tightest = min(applied, key=lambda limit: limit.remaining)
-                response.headers["X-RateLimit-Limit"] = str(tightest.limit.amount)
-                response.headers["X-RateLimit-Remaining"] = str(tightest.remaining)
-                response.headers["X-RateLimit-Reset"] = str(tightest.reset_at)
-            except Exception:  # the storage went away: keep what the limiter wrote
-                log.warning("could not read the rate limit counters", exc_info=True)
+    def _retry_after_only_when_limited(response: Response) -> Response:
+        # Registered before the limiter's own hook, so it runs after it: Flask-Limiter writes
+        # Retry-After on every response, which would tell well-behaved clients to back off.
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
         return response
 
     limiter.init_app(app)
