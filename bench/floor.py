@@ -1,0 +1,133 @@
+"""The floor: the simplest correct code for a claim and a lookup, to measure the API against.
+
+A minimal Flask app over a psycopg connection pool: no ORM, no validation, no authentication. A
+claim is the transaction the domain promises (a conditional UPDATE of the counter, then an INSERT
+of the claim, which the unique constraint guards), written as two statements; a lookup selects the
+row and returns it as JSON. The raw database loop (``bench.raw_db``) runs the same transaction.
+
+Serve it with ``gunicorn 'bench.floor:create_app()'`` and ``FLOOR_DATABASE_URL`` and
+``FLOOR_PROJECT_ID`` in the environment (the harness does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+
+import psycopg
+from flask import Flask, Response, request
+from psycopg_pool import ConnectionPool
+
+CLAIM_UPDATE = (
+    "UPDATE codes SET claims = claims + 1, updated_at = %(now)s"
+    " WHERE project_id = %(project_id)s AND code = %(code)s AND claims < allowed_claims"
+    " AND (valid_from IS NULL OR valid_from <= %(now)s)"
+    " AND (valid_until IS NULL OR valid_until > %(now)s)"
+    " AND (reserved_for IS NULL OR reserved_for = %(email)s)"
+    " RETURNING id, claims"
+)
+CLAIM_INSERT = (
+    "INSERT INTO claims (code_id, project_id, email, token_digest, claimed_at)"
+    " VALUES (%(code_id)s, %(project_id)s, %(email)s, %(token_digest)s, %(now)s)"
+)
+LOOKUP = (
+    "SELECT code, type, allowed_claims, claims, valid_from, valid_until, reserved_for,"
+    " created_at, updated_at FROM codes WHERE project_id = %s AND code = %s"
+)
+LOOKUP_FIELDS = (
+    "code",
+    "type",
+    "allowedClaims",
+    "claims",
+    "validFrom",
+    "validUntil",
+    "reservedFor",
+    "createdAt",
+    "updatedAt",
+)
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://``) as libpq takes it (``postgresql://``)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def claim_transaction(conn: psycopg.Connection, project_id: int, code: str, email: str):
+    """Claim ``code`` for ``email`` in one transaction: ``(token, claims)``, or None when refused.
+
+    A second claim by the same email raises ``psycopg.errors.UniqueViolation`` and rolls back.
+    """
+    now = _utcnow()
+    token = secrets.token_hex(16)
+    params = {
+        "project_id": project_id,
+        "code": code,
+        "email": email,
+        "now": now,
+        "token_digest": hashlib.sha256(token.encode()).hexdigest(),
+    }
+    with conn.transaction():
+        row = conn.execute(CLAIM_UPDATE, params).fetchone()
+        if row is None:
+            return None
+        conn.execute(CLAIM_INSERT, {**params, "code_id": row[0]})
+    return token, row[1]
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":"), default=str), status=status, mimetype="application/json"
+    )
+
+
+def create_app(
+    database_url: str | None = None, project_id: int | None = None, pool_size: int | None = None
+) -> Flask:
+    """The floor app; the arguments default to FLOOR_DATABASE_URL, FLOOR_PROJECT_ID, FLOOR_POOL_SIZE."""
+    conninfo = libpq_url(database_url or os.environ["FLOOR_DATABASE_URL"])
+    project_id = int(project_id if project_id is not None else os.environ["FLOOR_PROJECT_ID"])
+    size = int(pool_size or os.environ.get("FLOOR_POOL_SIZE") or 4)
+    pool = ConnectionPool(conninfo, min_size=size, max_size=size, open=True)
+    app = Flask(__name__)
+    app.extensions["floor_pool"] = pool
+
+    @app.post("/codes/claim")
+    def claim():
+        body = request.get_json(force=True)
+        try:
+            with pool.connection() as conn:
+                result = claim_transaction(conn, project_id, body["code"], body["email"])
+        except psycopg.errors.UniqueViolation:
+            return _json(409, {"success": False, "error": "code_already_claimed"})
+        if result is None:
+            return _json(409, {"success": False, "error": "code_not_claimable"})
+        token, claims = result
+        return _json(
+            200,
+            {
+                "success": True,
+                "data": {"token": token, "code": body["code"], "claims": claims, "email": body["email"]},
+            },
+        )
+
+    @app.get("/codes/<code>")
+    def lookup(code):
+        with pool.connection() as conn:
+            row = conn.execute(LOOKUP, (project_id, code)).fetchone()
+        if row is None:
+            return _json(404, {"success": False, "error": "code_not_found"})
+        return _json(200, {"success": True, "data": dict(zip(LOOKUP_FIELDS, row, strict=True))})
+
+    @app.get("/health")
+    def health():
+        return _json(200, {"success": True})
+
+    return app
