@@ -4,18 +4,25 @@ SQLite is tuned so concurrent writers queue instead of failing with "database is
 journal, ``synchronous=NORMAL``, a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` so a
 transaction takes the write lock when it starts rather than failing to upgrade half-way through.
 Read-only work can opt out with :func:`read_only`, so readers never queue behind writers.
+
+PostgreSQL: read-only work runs in autocommit (no BEGIN and ROLLBACK round trips, and prepared
+statements survive, since psycopg forgets them on every ROLLBACK). A pooled connection is checked
+on checkout without a round trip: an idle connection whose socket is readable was closed by the
+server (a restart, an idle timeout), so the pool replaces it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import select
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, MetaData, create_engine, event, exc
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,12 +42,20 @@ _sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMED
 
 @contextlib.contextmanager
 def read_only() -> Iterator[None]:
-    """Start SQLite transactions in this context as plain (deferred) reads."""
+    """Connections opened in this context only read: nothing in it may write.
+
+    SQLite starts their transactions as plain (deferred) reads; PostgreSQL runs them in
+    autocommit, where each statement reads a fresh snapshot as under READ COMMITTED.
+    """
     token = _sqlite_begin.set("BEGIN")
     try:
         yield
     finally:
         _sqlite_begin.reset(token)
+
+
+def _reading() -> bool:
+    return _sqlite_begin.get() == "BEGIN"
 
 
 def is_sqlite(url: str) -> bool:
@@ -51,7 +66,8 @@ def engine_options(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_
     """Keyword arguments for ``create_engine`` (Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS too)."""
     if is_sqlite(url):
         return {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
-    return {"pool_size": pool_size, "max_overflow": max_overflow, "pool_pre_ping": True}
+    # No pool_pre_ping: configure_engine checks connections on checkout without a round trip.
+    return {"pool_size": pool_size, "max_overflow": max_overflow}
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -61,7 +77,9 @@ def ensure_sqlite_directory(url: str) -> None:
 
 
 def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
-    """Install the SQLite pragmas and BEGIN IMMEDIATE on ``engine``; nothing for other databases."""
+    """Install the SQLite pragmas and BEGIN IMMEDIATE, or PostgreSQL's checkout check and reads."""
+    if engine.dialect.name == "postgresql":
+        return _configure_postgresql(engine)
     if engine.dialect.name != "sqlite":
         return engine
 
@@ -81,6 +99,60 @@ def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
         connection.exec_driver_sql(_sqlite_begin.get())
 
     return engine
+
+
+def _configure_postgresql(engine: Engine) -> Engine:
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, _record, _proxy):
+        if _closed_by_server(dbapi_connection):
+            # The pool discards the connection and checks out another.
+            raise exc.DisconnectionError("the server closed this pooled connection")
+
+    @event.listens_for(engine, "engine_connect")
+    def _on_connect(connection):
+        if _reading():
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    return engine
+
+
+def _closed_by_server(dbapi_connection) -> bool:
+    """Whether an idle connection's socket has something to read: a closed one reads as EOF."""
+    if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+class HotStatement:
+    """A fixed statement that (nearly) every request runs: an API key lookup, a claim.
+
+    On PostgreSQL it runs on psycopg's connection beneath the session (the same connection and
+    transaction), as SQL compiled once: SQLAlchemy's per-execution work (cache key, parameter
+    processing, result metadata built from the cursor description) costs more CPU than the
+    statement itself, and psycopg prepares it on the server after a few runs. Errors are wrapped
+    as SQLAlchemy's (an ``IntegrityError`` with ``.orig``) exactly as a normal execution would be.
+    Elsewhere it is an ordinary execution. Rows are tuples in the statement's column order.
+    """
+
+    def __init__(self, statement: Executable):
+        self.statement = statement
+        self._compiled: dict[Dialect, str] = {}
+
+    def first(self, session: Session, params: dict) -> Sequence | None:
+        connection = session.connection()
+        dialect = connection.dialect
+        if dialect.driver != "psycopg":
+            return connection.execute(self.statement, params).first()
+        sql = self._compiled.get(dialect)
+        if sql is None:
+            sql = self._compiled[dialect] = self.statement.compile(dialect=dialect).string
+        dbapi = dialect.loaded_dbapi
+        try:
+            return connection.connection.driver_connection.execute(sql, params).fetchone()
+        except dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=dialect) from error
 
 
 def make_engine(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> Engine:
