@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codegen import CodeGenerator, is_in_space
+from shared.db import HotStatement
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -224,14 +225,20 @@ def _codes_in_space(session: Session, project_id: int, code_type: str) -> int:
 # --- read -------------------------------------------------------------------------------------
 
 _select_code = select(*_code_columns)
+_codes = Code.__table__
+_code_by_value = HotStatement(
+    select(*(_codes.c[name] for name in CODE_COLUMNS)).where(
+        _codes.c.project_id == bindparam("project_id"), _codes.c.code == bindparam("code")
+    )
+)
 
 
 def get_code(session: Session, project_id: int, code: str) -> CodeRecord:
     value = normalize_code(code)
-    row = session.execute(_select_code.where(Code.project_id == project_id, Code.code == value)).first()
+    row = _code_by_value.first(session, {"project_id": project_id, "code": value})
     if row is None:
         raise CodeNotFound()
-    return CodeRecord.from_row(row)
+    return CodeRecord(*row)
 
 
 def _status_condition(status: str, now: dt.datetime):
@@ -341,7 +348,7 @@ _CLAIM_RESULT_TYPES = {
 
 # PostgreSQL: one statement. The INSERT runs only if the UPDATE took a claim; a second claim by
 # the same claimant violates the unique constraint and undoes the whole statement.
-_CLAIM_PG = (
+_CLAIM_PG = HotStatement(
     text(
         "WITH taken AS ("
         f" UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
@@ -401,7 +408,7 @@ def claim_code(
     }
     try:
         if _is_postgres(session):
-            row = session.execute(_CLAIM_PG, params).first()
+            row = _CLAIM_PG.first(session, params)
         else:
             row = session.execute(_CLAIM_UPDATE_SQLITE, params).first()
             if row is not None:
@@ -414,7 +421,7 @@ def claim_code(
         raise _claim_refusal(session, project_id, value, email, discord_user_id, now)
     return ClaimResult(
         token=token,
-        code=CodeRecord.from_row(row),
+        code=CodeRecord(*row),
         email=email,
         discord_user_id=discord_user_id,
         claimed_at=now,

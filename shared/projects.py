@@ -7,10 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.db import HotStatement
 from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, Unauthenticated
 from shared.models import Code, Project
 
@@ -99,7 +100,12 @@ def list_projects(session: Session) -> list[ProjectSummary]:
     return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
 
 
-_public_lookup = select(Project.id, Project.name)
+# Every request runs one of these (shared.db.HotStatement: built once, run without per-call overhead).
+_projects = Project.__table__
+_project_by_digest = {
+    is_secret: HotStatement(select(_projects.c.id, _projects.c.name).where(column == bindparam("digest")))
+    for is_secret, column in ((True, _projects.c.secret_key_digest), (False, _projects.c.public_key_digest))
+}
 
 
 def authenticate(session: Session, raw_key: str | None) -> ApiKey:
@@ -107,8 +113,7 @@ def authenticate(session: Session, raw_key: str | None) -> ApiKey:
     if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
         raise Unauthenticated()
     is_secret = raw_key.startswith("sk_")
-    column = Project.secret_key_digest if is_secret else Project.public_key_digest
-    row = session.execute(_public_lookup.where(column == digest(raw_key))).first()
+    row = _project_by_digest[is_secret].first(session, {"digest": digest(raw_key)})
     if row is None:
         raise Unauthenticated()
     return ApiKey(project_id=row[0], project_name=row[1], is_secret=is_secret)
