@@ -185,6 +185,20 @@ class JsonBodyParser(FlaskParser):
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise InvalidJson()
 
+    def _get_schema(self, argmap, req):
+        # webargs builds a new instance of a Schema class on every request (deep-copying its
+        # fields); one instance per class does the same validation, as flask-smorest's own
+        # response schemas do.
+        if isinstance(argmap, type) and issubclass(argmap, Schema):
+            schema = _schema_instances.get(argmap)
+            if schema is None:
+                schema = _schema_instances.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
+
+
+_schema_instances: dict[type[Schema], Schema] = {}
+
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
