@@ -46,3 +46,24 @@ migrate: $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## bench: the API against its floor, side by side on a fresh PostgreSQL database (docs/performance.md);
+## bench-quick: the same in under 90 seconds. BENCH_DATABASE_URL picks the server (default: local).
+.PHONY: bench bench-quick bench-wrk
+bench: $(VENV)/.runtime bench-wrk
+	$(BIN)/python -m bench
+
+bench-quick: $(VENV)/.runtime bench-wrk
+	$(BIN)/python -m bench --quick
+
+# The load generator is Debian's wrk package, installed here when missing (root with apt-get).
+bench-wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing wrk: apt-get install -y wrk"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || { \
+	      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }; \
+	  else \
+	    echo "wrk is missing: install it (Debian/Ubuntu: sudo apt-get install wrk; macOS: brew install wrk)" >&2; \
+	    exit 1; \
+	  fi; }
