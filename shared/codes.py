@@ -102,10 +102,12 @@ _BULK_INSERT = {
     ),
 }
 for _dialect, _statement in list(_BULK_INSERT.items()):
-    _BULK_INSERT[_dialect] = _statement.bindparams(
-        bindparam("valid_from", type_=DateTime()),
-        bindparam("valid_until", type_=DateTime()),
-        bindparam("now", type_=DateTime()),
+    _BULK_INSERT[_dialect] = HotStatement(
+        _statement.bindparams(
+            bindparam("valid_from", type_=DateTime()),
+            bindparam("valid_until", type_=DateTime()),
+            bindparam("now", type_=DateTime()),
+        )
     )
 
 # The types whose codes can collide with a new code of the key type.
@@ -188,7 +190,7 @@ def generate_codes(
         candidates = generator.draw_distinct(code_type, missing, exclude=exclude)
         exclude.update(candidates)
         value = candidates if _is_postgres(session) else json.dumps(candidates)
-        rows = session.execute(statement, {**params, "codes": value}).all()
+        rows = statement.all(session, {**params, "codes": value})
         created.extend((row[0], row[1]) for row in rows)
     if len(created) < amount:
         raise CodeSpaceExhausted()

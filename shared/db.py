@@ -141,16 +141,24 @@ class HotStatement:
         self._compiled: dict[Dialect, str] = {}
 
     def first(self, session: Session, params: dict) -> Sequence | None:
+        return self._execute(session, params, every_row=False)
+
+    def all(self, session: Session, params: dict) -> list[Sequence]:
+        return self._execute(session, params, every_row=True)
+
+    def _execute(self, session: Session, params: dict, *, every_row: bool):
         connection = session.connection()
         dialect = connection.dialect
         if dialect.driver != "psycopg":
-            return connection.execute(self.statement, params).first()
+            result = connection.execute(self.statement, params)
+            return result.all() if every_row else result.first()
         sql = self._compiled.get(dialect)
         if sql is None:
             sql = self._compiled[dialect] = self.statement.compile(dialect=dialect).string
         dbapi = dialect.loaded_dbapi
         try:
-            return connection.connection.driver_connection.execute(sql, params).fetchone()
+            cursor = connection.connection.driver_connection.execute(sql, params)
+            return cursor.fetchall() if every_row else cursor.fetchone()
         except dbapi.Error as error:
             raise exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=dialect) from error
 
