@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Flask, request
 
 from shared.config import INSTANCE_DIR, PROJECT_ROOT, Settings
-from shared.db import configure_engine, engine_options, ensure_sqlite_directory, read_only
+from shared.db import (
+    configure_engine,
+    engine_options,
+    ensure_sqlite_directory,
+    read_only,
+    statement_transactions,
+)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -70,15 +76,27 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+# Routes whose every statement stands alone: on PostgreSQL a claim is one statement (and the
+# Idempotency-Key's statements are each atomic and committed at once anyway).
+STATEMENT_TRANSACTION_ENDPOINTS = frozenset({"codes.Claim"})
+
+
 def _read_only_gets(app: Flask) -> None:
-    """GET requests read: on SQLite they need no write lock, so they never queue behind writers."""
+    """GET requests read: on SQLite they need no write lock, so they never queue behind writers.
+
+    On PostgreSQL they, and the claim, run in autocommit (shared.db): no BEGIN/COMMIT round trips.
+    """
 
     @app.before_request
     def _enter_read_only():
         if request.method in ("GET", "HEAD"):
             context = read_only()
-            context.__enter__()
-            request.environ["codes.read_only"] = context
+        elif request.endpoint in STATEMENT_TRANSACTION_ENDPOINTS:
+            context = statement_transactions()
+        else:
+            return
+        context.__enter__()
+        request.environ["codes.read_only"] = context
 
     @app.teardown_request
     def _leave_read_only(_exc):

@@ -6,7 +6,8 @@ transaction takes the write lock when it starts rather than failing to upgrade h
 Read-only work can opt out with :func:`read_only`, so readers never queue behind writers.
 
 PostgreSQL: read-only work runs in autocommit (no BEGIN and ROLLBACK round trips, and prepared
-statements survive, since psycopg forgets them on every ROLLBACK). A pooled connection is checked
+statements survive, since psycopg forgets them on every ROLLBACK), and so does work made of
+single-statement writes that asks for it with :func:`statement_transactions`. A pooled connection is checked
 on checkout without a round trip: an idle connection whose socket is readable was closed by the
 server (a restart, an idle timeout), so the pool replaces it.
 """
@@ -52,6 +53,24 @@ def read_only() -> Iterator[None]:
         yield
     finally:
         _sqlite_begin.reset(token)
+
+
+_statement_transactions: ContextVar[bool] = ContextVar("statement_transactions", default=False)
+
+
+@contextlib.contextmanager
+def statement_transactions() -> Iterator[None]:
+    """On PostgreSQL, connections opened in this context commit each statement on its own.
+
+    Only for work whose every statement stands alone (a claim is one statement): it saves the
+    BEGIN and COMMIT round trips, and a row lock ends with its statement rather than with the
+    client's COMMIT one round trip later. SQLite transactions are unaffected.
+    """
+    token = _statement_transactions.set(True)
+    try:
+        yield
+    finally:
+        _statement_transactions.reset(token)
 
 
 def _reading() -> bool:
@@ -110,7 +129,7 @@ def _configure_postgresql(engine: Engine) -> Engine:
 
     @event.listens_for(engine, "engine_connect")
     def _on_connect(connection):
-        if _reading():
+        if _reading() or _statement_transactions.get():
             connection.execution_options(isolation_level="AUTOCOMMIT")
 
     return engine
