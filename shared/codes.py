@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.clock import utcnow
+from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator, is_in_space
 from shared.db import HotStatement
 from shared.errors import (
@@ -135,6 +135,8 @@ def generate_codes(
 ) -> list[CodeRecord]:
     """Create ``amount`` new codes, all or none, unique within the project across all types."""
     now = utcnow()
+    valid_from = to_naive_utc(valid_from) if valid_from is not None else None
+    valid_until = to_naive_utc(valid_until) if valid_until is not None else None
     errors = generate_errors(
         amount=amount,
         code_type=code_type,
@@ -214,13 +216,14 @@ def generate_codes(
 
 
 def _codes_in_space(session: Session, project_id: int, code_type: str) -> int:
-    overlapping = _OVERLAPPING_TYPES[code_type]
     query = select(func.count()).select_from(Code).where(Code.project_id == project_id)
-    if code_type == "creative":
-        query = query.where(Code.type == "creative")
+    if code_type == "alphanumeric":
+        # Numeric codes are alphanumeric too: they take room in the alphanumeric space.
+        query = query.where(Code.type.in_(_OVERLAPPING_TYPES[code_type]))
     else:
-        # Numeric codes are alphanumeric too; every 6-character non-creative code overlaps.
-        query = query.where(Code.type.in_(overlapping), func.length(Code.code) == 6)
+        # An alphanumeric code that happens to be all digits is rare (0.05%); the bounded draw
+        # and ON CONFLICT absorb it.
+        query = query.where(Code.type == code_type)
     return session.execute(query).scalar_one()
 
 
@@ -412,9 +415,11 @@ def claim_code(
         if _is_postgres(session):
             row = _CLAIM_PG.first(session, params)
         else:
-            row = session.execute(_CLAIM_UPDATE_SQLITE, params).first()
-            if row is not None:
-                session.execute(_CLAIM_INSERT_SQLITE, {**params, "code_id": row.id})
+            # A savepoint, so a refused INSERT also undoes the counter and the session stays usable.
+            with session.begin_nested():
+                row = session.execute(_CLAIM_UPDATE_SQLITE, params).first()
+                if row is not None:
+                    session.execute(_CLAIM_INSERT_SQLITE, {**params, "code_id": row.id})
     except IntegrityError as exc:
         if "email" in str(exc.orig) or "discord_user_id" in str(exc.orig):
             raise CodeAlreadyClaimed() from None

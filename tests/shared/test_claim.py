@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shared.codes import claim_code, get_code
+from shared.codes import claim_code, generate_codes, get_code
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -277,3 +277,16 @@ def test_refusals_for_a_discord_member_follow_the_same_order(session, project, m
     clock.advance(hours=2)
     with pytest.raises(CodeExpired):
         claim_code(session, project.id, code.code, discord_user_id=43)
+
+
+def test_a_refused_repeat_claim_leaves_the_session_usable_and_the_counter_right(session, project):
+    """Even a caller that commits after the refusal never stores a claim-less counter increment."""
+    [code] = generate_codes(session, project.id, amount=1, allowed_claims=3)
+    claim_code(session, project.id, code.code, email="a@example.com")
+    session.commit()
+    with pytest.raises(CodeAlreadyClaimed):
+        claim_code(session, project.id, code.code, email="a@example.com")
+    if session.get_bind().dialect.name == "postgresql":
+        session.rollback()  # PostgreSQL aborts the transaction of a failed statement
+    session.commit()
+    assert get_code(session, project.id, code.code).claims == 1

@@ -215,3 +215,25 @@ def test_max_amount_lowers_the_bound(session, project):
     with pytest.raises(InvalidInput) as raised:
         generate_codes(session, project.id, amount=11, max_amount=10)
     assert set(raised.value.errors) == {"amount"}
+
+
+def test_aware_timestamps_are_stored_as_utc(session, project, clock):
+    paris = dt.timezone(dt.timedelta(hours=1))
+    until = dt.datetime(2100, 1, 1, 13, 0, tzinfo=paris)
+    [code] = generate_codes(session, project.id, amount=1, valid_until=until)
+    assert code.valid_until == dt.datetime(2100, 1, 1, 12, 0)
+
+
+def test_numeric_room_is_not_taken_by_alphanumeric_codes(session, project):
+    """Only numeric codes fill the numeric space: a project full of letters can still get digits."""
+    generate_codes(
+        session,
+        project.id,
+        amount=2,
+        code_type="alphanumeric",
+        generator=ScriptedGenerator(["ab12cd", "ef34gh"], numeric=2),
+    )
+    numeric = generate_codes(
+        session, project.id, amount=2, code_type="numeric", generator=ScriptedGenerator(numeric=2)
+    )
+    assert sorted(c.code for c in numeric) == ["000000", "000001"]
