@@ -57,8 +57,8 @@ from shared.records import (
     Page,
     SendResult,
     SkippedRecipient,
-    decode_cursor,
     encode_cursor,
+    page_start,
 )
 from shared.validation import (
     MAX_GENERATE,
@@ -70,7 +70,6 @@ from shared.validation import (
 
 TOKEN_LIFETIME = dt.timedelta(seconds=60)
 CODE_STATUSES = ("active", "expired", "fully_claimed", "not_yet_valid")
-MAX_PAGE = 100
 _code_columns = [getattr(Code, name) for name in CODE_COLUMNS]
 
 
@@ -260,11 +259,6 @@ def _status_condition(status: str, now: dt.datetime):
     }[status]
 
 
-def _page_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput({"limit": [f"Must be between 1 and {MAX_PAGE}."]})
-
-
 def list_codes(
     session: Session,
     project_id: int,
@@ -282,19 +276,12 @@ def list_codes(
         errors["type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
     if status is not None and status not in CODE_STATUSES:
         errors["status"] = [f"Must be one of: {', '.join(CODE_STATUSES)}."]
-    if not 1 <= limit <= MAX_PAGE:
-        errors["limit"] = [f"Must be between 1 and {MAX_PAGE}."]
     if reserved_for is not None:
         try:
             reserved_for = normalize_email(reserved_for, "reservedFor")
         except InvalidInput as exc:
             errors.update(exc.errors)
-    before = None
-    if cursor:
-        try:
-            before = decode_cursor(cursor)
-        except InvalidInput as exc:
-            errors.update(exc.errors)
+    before = page_start(limit, cursor, errors)
     if errors:
         raise InvalidInput(errors)
 
@@ -320,8 +307,10 @@ def list_claims(
     session: Session, project_id: int, code: str, *, limit: int = 20, cursor: str | None = None
 ) -> Page[ClaimRecord]:
     """Who claimed a code, newest first."""
-    _page_limit(limit)
-    before = decode_cursor(cursor) if cursor else None
+    errors: dict[str, list[str]] = {}
+    before = page_start(limit, cursor, errors)
+    if errors:
+        raise InvalidInput(errors)
     record = get_code(session, project_id, code)
     query = select(Claim.id, Claim.email, Claim.discord_user_id, Claim.claimed_at).where(
         Claim.code_id == record.id

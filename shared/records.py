@@ -124,3 +124,19 @@ def decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput({"cursor": ["Not a valid cursor."]}) from None
+
+
+MAX_PAGE = 100
+
+
+def page_start(limit: int, cursor: str | None, errors: dict[str, list[str]]) -> int | None:
+    """Check a page request, adding what is wrong to ``errors``; the id the page starts below."""
+    if not 1 <= limit <= MAX_PAGE:
+        errors["limit"] = [f"Must be between 1 and {MAX_PAGE}."]
+    if not cursor:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+        return None

@@ -9,20 +9,17 @@ skipped on a laptop, and fails the run under CI (``CI=true``).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import delete
-from sqlalchemy.engine import make_url
 
 from shared import clock
 from shared.db import Base, make_engine, make_sessionmaker
 from shared.projects import ProjectKeys, create_project
-
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from tests.empty_databases import BACKENDS, empty_database
 
 
 @dataclass(frozen=True)
@@ -31,44 +28,12 @@ class TestDatabase:
     url: str
 
 
-def _create_pg_database() -> tuple[str, str]:
-    import psycopg
-
-    base = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
-    name = f"codes_test_{uuid.uuid4().hex[:12]}"
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin, base.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg_database(admin: str, url: str) -> None:
-    import psycopg
-
-    name = make_url(url).database
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def database(request, tmp_path_factory) -> Iterator[TestDatabase]:
-    """A fresh, empty database with the schema, once per backend per test run."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "codes.sqlite3"
-        db = TestDatabase("sqlite", f"sqlite:///{path}")
-        _create_schema(db.url)
-        yield db
-        return
-    try:
-        admin, url = _create_pg_database()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is unreachable under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    db = TestDatabase("postgresql", url)
-    _create_schema(url)
-    yield db
-    _drop_pg_database(admin, url)
+    """A fresh database with the schema, once per backend per test run."""
+    with empty_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        _create_schema(url)
+        yield TestDatabase(request.param, url)
 
 
 def _create_schema(url: str) -> None:

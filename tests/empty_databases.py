@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.conftest import _create_pg_database, _drop_pg_database
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+def _create_pg_database() -> tuple[str, str]:
+    """A new database on the server at TEST_DATABASE_URL: (admin URL, its URL)."""
+    import psycopg
+
+    base = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    name = f"codes_test_{uuid.uuid4().hex[:12]}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin, base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(admin: str, url: str) -> None:
+    import psycopg
+
+    name = make_url(url).database
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.codes import MAX_PAGE, get_code
+from shared.codes import get_code
 from shared.errors import InvalidInput
 from shared.mail.message import MailTemplates, check_claim_url, check_template
 from shared.models import DELIVERY_STATUSES, Delivery
 from shared.projects import get_project_by_name
-from shared.records import Page, decode_cursor, encode_cursor
+from shared.records import Page, encode_cursor, page_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +104,7 @@ def list_deliveries(
 ) -> Page[DeliveryRecord]:
     """A code's deliveries, newest first, a page at a time. Unknown code: CodeNotFound."""
     errors: dict[str, list[str]] = {}
-    if not 1 <= limit <= MAX_PAGE:
-        errors["limit"] = [f"Must be between 1 and {MAX_PAGE}."]
-    before = None
-    if cursor:
-        try:
-            before = decode_cursor(cursor)
-        except InvalidInput as exc:
-            errors.update(exc.errors)
+    before = page_start(limit, cursor, errors)
     if errors:
         raise InvalidInput(errors)
     record = get_code(session, project_id, code)
