@@ -576,11 +576,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--reps", type=int, help="repetitions, at least 3 (default 5, quick 3)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent clients")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    # The configuration `make run` serves with, and the one that served the API best here
-    # (docs/performance.md compares it with sync workers); both servers get the same.
+    # Issue 7's reference configuration; the API serves as fast with gthread -w 2 --threads 4
+    # (docs/performance.md compares the two). Both servers always get the same.
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, for both servers")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class, for both servers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class, for both servers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 5)
