@@ -611,6 +611,13 @@ def main(argv: list[str] | None = None) -> int:
     except wrk.WrkMissing as exc:
         print(exc, file=sys.stderr)
         return 2
+    except psycopg.OperationalError as exc:
+        print(
+            f"PostgreSQL is unreachable at {make_url(settings.database_url)!r} "
+            f"(set BENCH_DATABASE_URL): {exc}",
+            file=sys.stderr,
+        )
+        return 2
     print(results.table())
     write_json(settings.output, results.latest())
     write_json(settings.output.with_name(settings.output.stem + "-full.json"), results.full())
