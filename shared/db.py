@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import weakref
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -157,7 +158,8 @@ class HotStatement:
 
     def __init__(self, statement: Executable):
         self.statement = statement
-        self._compiled: dict[Dialect, str] = {}
+        # Per dialect, weakly: an engine that goes away (tests make many) takes its SQL with it.
+        self._compiled: weakref.WeakKeyDictionary[Dialect, str] = weakref.WeakKeyDictionary()
 
     def first(self, session: Session, params: dict) -> Sequence | None:
         return self._execute(session, params, every_row=False)
