@@ -33,9 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
-            "info": {"description": "Promo and access codes: generate, claim, send and delete. "
-                                    "Authenticate with `Authorization: Bearer <key>`; the public "
-                                    "key (pk_) may only claim."},
+            "info": {
+                "description": "Promo and access codes: generate, claim, send and delete. "
+                "Authenticate with `Authorization: Bearer <key>`; the public "
+                "key (pk_) may only claim."
+            },
             "security": [{"bearerAuth": []}],
         },
     )
@@ -43,10 +45,15 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     ensure_sqlite_directory(url)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(
-        url, busy_timeout=settings.sqlite_busy_timeout, pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-    ))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(
+            url,
+            busy_timeout=settings.sqlite_busy_timeout,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        ),
+    )
 
     db.init_app(app)
     with app.app_context():

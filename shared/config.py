@@ -126,7 +126,8 @@ class Settings:
             discord_shard_count=_int(env.get("DISCORD_SHARD_COUNT"), 0) or None,
             discord_shard_ids=tuple(
                 int(part) for part in (env.get("DISCORD_SHARD_IDS") or "").replace(",", " ").split()
-            ) or None,
+            )
+            or None,
             bot_claim_failures_per_minute=_int(env.get("BOT_CLAIM_FAILURES_PER_MINUTE"), 5),
             bot_dms_per_minute=_int(env.get("BOT_DMS_PER_MINUTE"), 10),
             smtp_host=env.get("SMTP_HOST", "").strip(),

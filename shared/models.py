@@ -90,9 +90,7 @@ class Claim(Base):
     __table_args__ = (
         UniqueConstraint("code_id", "email"),
         UniqueConstraint("code_id", "discord_user_id"),
-        CheckConstraint(
-            "email IS NOT NULL OR discord_user_id IS NOT NULL", name="has_claimant"
-        ),
+        CheckConstraint("email IS NOT NULL OR discord_user_id IS NOT NULL", name="has_claimant"),
         Index("ix_claims_code_id_id", "code_id", "id"),
     )
 
@@ -142,9 +140,7 @@ class Guild(Base):
     __tablename__ = "guilds"
 
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True
-    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     manager_role_id: Mapped[int | None] = mapped_column(BigInteger)
     log_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     linked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -40,8 +40,13 @@ class Codes(MethodView):
         Cursor pagination: pass `nextCursor` of one page as `cursor` to get the next.
         """
         page = codes.list_codes(
-            db.session, current_key().project_id, limit=limit, cursor=cursor,
-            code_type=type, status=status, reserved_for=reservedFor,
+            db.session,
+            current_key().project_id,
+            limit=limit,
+            cursor=cursor,
+            code_type=type,
+            status=status,
+            reserved_for=reservedFor,
         )
         now = utcnow()
         return success({"items": [code_json(c, now) for c in page.items], "nextCursor": page.next_cursor})
@@ -87,9 +92,14 @@ class Generate(MethodView):
         of the type cannot hold them).
         """
         created = codes.generate_codes(
-            db.session, current_key().project_id, amount=body["amount"], code_type=body["type"],
-            allowed_claims=body["allowedClaims"], valid_from=body["validFrom"],
-            valid_until=body["validUntil"], reserved_for=body["reservedFor"],
+            db.session,
+            current_key().project_id,
+            amount=body["amount"],
+            code_type=body["type"],
+            allowed_claims=body["allowedClaims"],
+            valid_from=body["validFrom"],
+            valid_until=body["validUntil"],
+            reserved_for=body["reservedFor"],
         )
         db.session.commit()
         now = utcnow()
@@ -112,12 +122,14 @@ class Claim(MethodView):
         """
         result = codes.claim_code(db.session, current_key().project_id, body["code"], email=body["email"])
         db.session.commit()
-        return success({
-            "token": result.token,
-            "code": code_json(result.code, result.claimed_at),
-            "email": result.email,
-            "claimedAt": isoformat_z(result.claimed_at),
-        })
+        return success(
+            {
+                "token": result.token,
+                "code": code_json(result.code, result.claimed_at),
+                "email": result.email,
+                "claimedAt": isoformat_z(result.claimed_at),
+            }
+        )
 
 
 @blp.route("/send")
@@ -135,11 +147,13 @@ class Send(MethodView):
         """
         result = codes.send_code(db.session, current_key().project_id, body["code"], body["emails"])
         db.session.commit()
-        return success({
-            "receivedLeads": result.received,
-            "notifiedLeads": result.notified,
-            "skipped": [{"email": s.email, "reason": s.reason} for s in result.skipped],
-        })
+        return success(
+            {
+                "receivedLeads": result.received,
+                "notifiedLeads": result.notified,
+                "skipped": [{"email": s.email, "reason": s.reason} for s in result.skipped],
+            }
+        )
 
 
 @blp.route("/delete")
