@@ -16,6 +16,10 @@ from shared.db import (
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
+    from api import abuse, health, request_id
+    from api.claims.resources import blp as claims_blp
+    from api.codes.resources import blp as codes_blp
+    from api.deliveries.resources import blp as deliveries_blp
     from api.extensions import Api, db, migrate
 
     settings = Settings.from_env()
@@ -62,22 +66,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     api = Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    from api.claims.resources import blp as claims_blp
-    from api.codes.resources import blp as codes_blp
-    from api.deliveries.resources import blp as deliveries_blp
-
-    api.register_blueprint(codes_blp)
-    api.register_blueprint(claims_blp)
-    api.register_blueprint(deliveries_blp)
-    from api import health, request_id
-
-    api.register_blueprint(health.blp)
+    for blueprint in (codes_blp, claims_blp, deliveries_blp, health.blp):
+        api.register_blueprint(blueprint)
     request_id.init_app(app)
     app.extensions["codes_api"] = api
 
     _read_only_gets(app)
-    from api import abuse
-
     abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)
     _register_cli(app)
     return app
