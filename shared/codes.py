@@ -63,6 +63,7 @@ from shared.records import (
 from shared.validation import (
     MAX_GENERATE,
     MAX_SEND,
+    clean_each,
     generate_errors,
     normalize_code,
     normalize_email,
@@ -481,15 +482,7 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
     """Queue a delivery of ``code`` to every recipient who could claim it; skip the others."""
     if not 1 <= len(emails) <= MAX_SEND:
         raise InvalidInput({"emails": [f"Must hold between 1 and {MAX_SEND} addresses."]})
-    errors: dict[str, list[str]] = {}
-    recipients: dict[str, None] = {}
-    for index, address in enumerate(emails):
-        try:
-            recipients[normalize_email(address, f"emails.{index}")] = None
-        except InvalidInput as exc:
-            errors.update(exc.errors)
-    if errors:
-        raise InvalidInput(errors)
+    recipients = clean_each(emails, normalize_email, "emails")
 
     value = normalize_code(code)
     # Lock the code so a concurrent delete waits for the deliveries, or they wait for it.
@@ -506,9 +499,7 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
         raise CodeFullyClaimed()
 
     claimed = set(
-        session.scalars(
-            select(Claim.email).where(Claim.code_id == record.id, Claim.email.in_(list(recipients)))
-        )
+        session.scalars(select(Claim.email).where(Claim.code_id == record.id, Claim.email.in_(recipients)))
     )
     skipped: list[SkippedRecipient] = []
     queued: list[str] = []

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shared.errors import InvalidInput
 from shared.models import Project
 from shared.projects import get_project_by_name
+from shared.validation import clean_each
 
 ANY_ORIGIN = "*"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -51,17 +52,9 @@ def normalize_origin(value: str, field: str = "origin") -> str:
 
 def set_allowed_origins(session: Session, name: str, origins: list[str]) -> Project:
     """Replace the origins the project ``name`` allows; an empty list allows none."""
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, None] = {}
-    for index, origin in enumerate(origins):
-        try:
-            cleaned[normalize_origin(origin, f"origins.{index}")] = None
-        except InvalidInput as exc:
-            errors.update(exc.errors)
-    if errors:
-        raise InvalidInput(errors)
+    cleaned = clean_each(origins, normalize_origin, "origins")
     project = get_project_by_name(session, name)
-    project.allowed_origins = list(cleaned)
+    project.allowed_origins = cleaned
     session.flush()
     return project
 

@@ -43,6 +43,20 @@ def normalize_email(value: str, field: str = "email") -> str:
     return normalized
 
 
+def clean_each(values: list[str], rule, field: str) -> list[str]:
+    """Apply ``rule`` to every value, in order, without duplicates; every bad one is named."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, None] = {}
+    for index, value in enumerate(values):
+        try:
+            cleaned[rule(value, f"{field}.{index}")] = None
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    return list(cleaned)
+
+
 def parse_timestamp(value: str | dt.datetime, field: str) -> dt.datetime:
     """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC."""
     if isinstance(value, dt.datetime):
