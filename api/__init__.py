@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Flask, request
 
 from shared.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from shared.db import (
     configure_engine,
+    direct_statements,
     engine_options,
     ensure_sqlite_directory,
     read_only,
@@ -85,25 +88,29 @@ STATEMENT_TRANSACTION_ENDPOINTS = frozenset({"codes.Claim"})
 def _read_only_gets(app: Flask) -> None:
     """GET requests read: on SQLite they need no write lock, so they never queue behind writers.
 
-    On PostgreSQL they, and the claim, run in autocommit (shared.db): no BEGIN/COMMIT round trips.
+    On PostgreSQL they, and the claim, run in autocommit (shared.db): no BEGIN/COMMIT round trips,
+    and their per-request statements (the key, the code, the claim) skip the session altogether.
     """
+    from api.extensions import db
 
     @app.before_request
     def _enter_read_only():
         if request.method in ("GET", "HEAD"):
-            context = read_only()
+            mode = read_only()
         elif request.endpoint in STATEMENT_TRANSACTION_ENDPOINTS:
-            context = statement_transactions()
+            mode = statement_transactions()
         else:
             return
-        context.__enter__()
+        context = contextlib.ExitStack()
+        context.enter_context(mode)
+        context.enter_context(direct_statements(db.engine))
         request.environ["codes.read_only"] = context
 
     @app.teardown_request
     def _leave_read_only(_exc):
         context = request.environ.pop("codes.read_only", None)
         if context is not None:
-            context.__exit__(None, None, None)
+            context.close()
 
 
 def _register_cli(app: Flask) -> None:

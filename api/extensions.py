@@ -59,3 +59,11 @@ ERROR_DESCRIPTIONS = {
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
+
+
+def commit() -> None:
+    """Commit the request's session, if it began anything: on PostgreSQL the hot routes never use it."""
+    if db.session.registry.has():
+        session = db.session()
+        if session.in_transaction():
+            session.commit()

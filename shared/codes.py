@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator, is_in_space
-from shared.db import HotStatement
+from shared.db import HotStatement, is_postgresql
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -72,10 +72,6 @@ from shared.validation import (
 TOKEN_LIFETIME = dt.timedelta(seconds=60)
 CODE_STATUSES = ("active", "expired", "fully_claimed", "not_yet_valid")
 _code_columns = [getattr(Code, name) for name in CODE_COLUMNS]
-
-
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -181,7 +177,7 @@ def generate_codes(
         "discord_role_id": discord_role_id,
         "now": now,
     }
-    statement = _BULK_INSERT["postgresql" if _is_postgres(session) else "sqlite"]
+    statement = _BULK_INSERT["postgresql" if is_postgresql(session) else "sqlite"]
     created: list[tuple[int, str]] = []
     # Another request may take the same codes at the same moment; ON CONFLICT skips them and the
     # next round draws replacements. Rounds are bounded: the space was checked to hold amount.
@@ -191,7 +187,7 @@ def generate_codes(
             break
         candidates = generator.draw_distinct(code_type, missing, exclude=exclude)
         exclude.update(candidates)
-        value = candidates if _is_postgres(session) else json.dumps(candidates)
+        value = candidates if is_postgresql(session) else json.dumps(candidates)
         rows = statement.all(session, {**params, "codes": value})
         created.extend((row[0], row[1]) for row in rows)
     if len(created) < amount:
@@ -402,7 +398,7 @@ def claim_code(
         "now": now,
     }
     try:
-        if _is_postgres(session):
+        if is_postgresql(session):
             row = _CLAIM_PG.first(session, params)
         else:
             # A savepoint, so a refused INSERT also undoes the counter and the session stays usable.

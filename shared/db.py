@@ -7,7 +7,9 @@ Read-only work can opt out with :func:`read_only`, so readers never queue behind
 
 PostgreSQL: read-only work runs in autocommit (no BEGIN and ROLLBACK round trips, and prepared
 statements survive, since psycopg forgets them on every ROLLBACK), and so does work made of
-single-statement writes that asks for it with :func:`statement_transactions`. A pooled connection is checked
+single-statement writes that asks for it with :func:`statement_transactions`. Inside
+:func:`direct_statements` (the API's hot routes) the per-request :class:`HotStatement` s skip the
+session altogether and run on one pooled connection in autocommit. A pooled connection is checked
 on checkout without a round trip: an idle connection whose socket is readable was closed by the
 server (a restart, an idle timeout), so the pool replaces it.
 """
@@ -15,6 +17,7 @@ server (a restart, an idle timeout), so the pool replaces it.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import weakref
 from collections.abc import Iterator, Sequence
@@ -74,6 +77,135 @@ def statement_transactions() -> Iterator[None]:
         _statement_transactions.reset(token)
 
 
+class _AutocommitPool:
+    """Idle PostgreSQL connections in autocommit, for :func:`direct_statements`, one engine's.
+
+    Taking one is a pop from a list, giving it back an append: none of the SQLAlchemy pool's
+    per-checkout work (events, the reset on return, the isolation level set and put back), which
+    cost a hot request more CPU than its statements. Connections are opened as the engine opens
+    its own, then kept here in autocommit; an idle one the server closed is replaced as in the
+    engine's pool (``_closed_by_server``). At most ``size`` are kept idle, and all are closed when
+    the engine is disposed. A forked child never uses (or closes) its parent's connections.
+    """
+
+    def __init__(self, engine: Engine, size: int):
+        self.engine = engine
+        self.size = size
+        self._idle: list = []
+        self._pid = os.getpid()
+        self._generation = 0
+
+    def _forget_if_forked(self) -> None:
+        if self._pid != os.getpid():
+            # A forked child: the parent's connections share its sockets. Closing them here, or
+            # letting them be collected, would end the parent's sessions; they are kept, unused.
+            _inherited.extend(self._idle)
+            self._idle, self._pid = [], os.getpid()
+
+    def take(self) -> tuple:
+        """A connection, and the generation to give it back with."""
+        self._forget_if_forked()
+        while self._idle:
+            try:
+                connection = self._idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if not _closed_by_server(connection):
+                return connection, self._generation
+            connection.close()
+        fairy = self.engine.raw_connection()
+        connection = fairy.driver_connection
+        fairy.detach()  # ours now: the engine's pool forgets it
+        connection.autocommit = True
+        return connection, self._generation
+
+    def give_back(self, connection, generation: int) -> None:
+        self._forget_if_forked()
+        keep = (
+            not connection.closed
+            and connection.info.transaction_status == _IDLE
+            and generation == self._generation
+            and len(self._idle) < self.size
+        )
+        if keep:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def close(self, _engine=None) -> None:
+        self._forget_if_forked()
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+_inherited: list = []
+_autocommit_pools: weakref.WeakKeyDictionary[Engine, _AutocommitPool] = weakref.WeakKeyDictionary()
+
+
+class _DirectConnection:
+    """The connection of one :func:`direct_statements` context, taken on first use."""
+
+    __slots__ = ("engine", "_pool", "_connection", "_generation")
+
+    def __init__(self, pool: _AutocommitPool):
+        self.engine = pool.engine
+        self._pool = pool
+        self._connection = None
+
+    def driver_connection(self):
+        if self._connection is None:
+            self._connection, self._generation = self._pool.take()
+        return self._connection
+
+    def invalidate(self, _error: BaseException) -> None:
+        """The connection broke: close it rather than give it back."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._pool.give_back(connection, self._generation)
+
+
+_direct: ContextVar[_DirectConnection | None] = ContextVar("direct_connection", default=None)
+
+
+@contextlib.contextmanager
+def direct_statements(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, :class:`HotStatement` s in this context run on a connection of their own.
+
+    It is one connection for the whole context, in autocommit, taken when the first one runs from
+    the engine's own small pool of such connections (``_AutocommitPool``): no session, no
+    transaction, none of the session's bookkeeping around a checkout. Only inside
+    :func:`read_only` or :func:`statement_transactions`, where the session's own statements commit
+    one by one too, so a hot statement sees what they wrote and they see what it wrote.
+    Elsewhere (SQLite, or an engine not set up by :func:`configure_engine`) nothing changes.
+    """
+    pool = _autocommit_pools.get(engine)
+    if pool is None:
+        yield
+        return
+    connection = _DirectConnection(pool)
+    token = _direct.set(connection)
+    try:
+        yield
+    finally:
+        _direct.reset(token)
+        connection.release()
+
+
+def is_postgresql(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (without resolving its bind on the hot routes)."""
+    if _direct.get() is not None:
+        return True
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _reading() -> bool:
     return _sqlite_begin.get() == "BEGIN"
 
@@ -122,6 +254,10 @@ def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
 
 
 def _configure_postgresql(engine: Engine) -> Engine:
+    if engine.dialect.driver == "psycopg":
+        pool = _autocommit_pools[engine] = _AutocommitPool(engine, size=engine.pool.size())
+        event.listen(engine, "engine_disposed", pool.close)
+
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, _record, _proxy):
         if _closed_by_server(dbapi_connection):
@@ -149,7 +285,8 @@ class HotStatement:
     """A fixed statement that (nearly) every request runs: an API key lookup, a claim.
 
     On PostgreSQL it runs on psycopg's connection beneath the session (the same connection and
-    transaction), as SQL compiled once: SQLAlchemy's per-execution work (cache key, parameter
+    transaction), or inside :func:`direct_statements` on that context's connection, as SQL compiled
+    once: SQLAlchemy's per-execution work (cache key, parameter
     processing, result metadata built from the cursor description) costs more CPU than the
     statement itself, and psycopg prepares it on the server after a few runs. Errors are wrapped
     as SQLAlchemy's (an ``IntegrityError`` with ``.orig``) exactly as a normal execution would be.
@@ -168,20 +305,31 @@ class HotStatement:
         return self._execute(session, params, every_row=True)
 
     def _execute(self, session: Session, params: dict, *, every_row: bool):
-        connection = session.connection()
-        dialect = connection.dialect
-        if dialect.driver != "psycopg":
-            result = connection.execute(self.statement, params)
-            return result.all() if every_row else result.first()
+        direct = _direct.get()
+        if direct is not None:
+            dialect = direct.engine.dialect
+            driver_connection = direct.driver_connection()
+        else:
+            connection = session.connection()
+            dialect = connection.dialect
+            if dialect.driver != "psycopg":
+                result = connection.execute(self.statement, params)
+                return result.all() if every_row else result.first()
+            driver_connection = connection.connection.driver_connection
         sql = self._compiled.get(dialect)
         if sql is None:
             sql = self._compiled[dialect] = self.statement.compile(dialect=dialect).string
         dbapi = dialect.loaded_dbapi
         try:
-            cursor = connection.connection.driver_connection.execute(sql, params)
+            cursor = driver_connection.execute(sql, params)
             return cursor.fetchall() if every_row else cursor.fetchone()
         except dbapi.Error as error:
-            raise exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=dialect) from error
+            invalidated = direct is not None and dialect.is_disconnect(error, driver_connection, None)
+            if invalidated:
+                direct.invalidate(error)
+            raise exc.DBAPIError.instance(
+                sql, params, error, dbapi.Error, dialect=dialect, connection_invalidated=invalidated
+            ) from error
 
 
 def make_engine(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> Engine:

@@ -18,7 +18,7 @@ from api.codes.schemas import (
     SendSchema,
     SentEnvelope,
 )
-from api.extensions import Blueprint, db
+from api.extensions import Blueprint, commit, db
 from api.idempotency import idempotent
 from api.render import claim_json, code_json, success
 from api.schemas import PageQuerySchema
@@ -121,7 +121,7 @@ class Claim(MethodView):
         `code_fully_claimed`.
         """
         result = codes.claim_code(db.session, current_key().project_id, body["code"], email=body["email"])
-        db.session.commit()
+        commit()
         return success(
             {
                 "token": result.token,

@@ -251,6 +251,41 @@ def test_reserved_code_is_claimed_by_its_email_in_any_case(client, public, gener
     assert response.status_code == 200
 
 
+def test_claims_and_lookups_go_on_after_the_database_drops_its_connections(
+    make_app, public, secret, database
+):
+    """A database restart or an idle timeout closes pooled connections; no request may fail on one."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite has no server to drop connections")
+    from sqlalchemy import text
+
+    from api.extensions import db
+
+    name = "codes-test-dropped"
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"application_name": name}})
+    client = app.test_client()
+    generated = client.post("/codes/generate", json={"amount": 1, "allowedClaims": 10}, headers=secret)
+    assert generated.status_code == 200, generated.get_json()
+    code = generated.get_json()["data"][0]
+    claim = {"code": code["code"], "email": "before@example.com"}
+    assert client.post("/codes/claim", json=claim, headers=public).status_code == 200
+    assert client.get(f"/codes/{code['code']}", headers=secret).status_code == 200
+    with app.app_context(), db.engine.connect() as connection:
+        dropped = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        ).scalar_one()
+    assert dropped >= 1
+    time.sleep(0.05)
+    response = client.post("/codes/claim", json={**claim, "email": "after@example.com"}, headers=public)
+    assert response.status_code == 200, response.get_json()
+    looked_up = client.get(f"/codes/{code['code']}", headers=secret)
+    assert looked_up.status_code == 200 and looked_up.get_json()["data"]["claims"] == 2
+
+
 # --- exchange ---------------------------------------------------------------------------------
 
 
