@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
 
 from shared.clock import to_naive_utc
@@ -25,8 +27,37 @@ def normalize_code(value: str, field: str = "code") -> str:
     return cleaned
 
 
+# Most addresses are plain ASCII: local part letters, digits and ._+- in dot-separated runs, a
+# hostname of letters, digits and single hyphens, a letters-only top-level domain. For those the
+# answer is the address lowercased, without email-validator's Unicode and IDNA machinery (most of
+# a claim's validation time). The pattern accepts nothing email-validator refuses
+# (tests/shared/test_validation.py checks it against email-validator); anything else goes to it.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@((?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,63})",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def _plain_email(value: str) -> str | None:
+    """``value`` lowercased if it is a plain address email-validator would accept as it is."""
+    match = _PLAIN_EMAIL.fullmatch(value)
+    if match is None or len(value) > 254:
+        return None
+    domain = match[1].lower()
+    local_length = match.start(1) - 1
+    if local_length > 64 or len(domain) > 253 or any(len(label) > 63 for label in domain.split(".")):
+        return None
+    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        if domain == special or domain.endswith("." + special):
+            return None
+    return value.lower()
+
+
 @functools.lru_cache(maxsize=4096)
 def _normalize_email_cached(value: str) -> str | None:
+    plain = _plain_email(value)
+    if plain is not None:
+        return plain
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError:
