@@ -17,6 +17,30 @@ from shared.db import (
 )
 
 
+class CodesFlask(Flask):
+    """Flask, remembering which functions are synchronous.
+
+    Flask asks ``inspect`` whether a hook or view is a coroutine function on every call of every
+    one (nine times a request here); the answer for a function never changes, so it is kept, per
+    function (a bound method by its function: views are bound to a new instance per request).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict = {}
+
+    def ensure_sync(self, func):
+        key = getattr(func, "__func__", func)
+        try:
+            synchronous = self._synchronous[key]
+        except (KeyError, TypeError):  # TypeError: not hashable; asked every time
+            wrapped = super().ensure_sync(func)
+            with contextlib.suppress(TypeError):
+                self._synchronous[key] = wrapped is func
+            return wrapped
+        return func if synchronous else super().ensure_sync(func)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
     from api import abuse, health, request_id
@@ -26,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from api.extensions import Api, db, migrate
 
     settings = Settings.from_env()
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app = CodesFlask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(
         SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -95,22 +119,23 @@ def _read_only_gets(app: Flask) -> None:
 
     @app.before_request
     def _enter_read_only():
-        if request.method in ("GET", "HEAD"):
+        current = request._get_current_object()
+        if current.method in ("GET", "HEAD"):
             mode = read_only()
-        elif request.endpoint in STATEMENT_TRANSACTION_ENDPOINTS:
+        elif current.endpoint in STATEMENT_TRANSACTION_ENDPOINTS:
             mode = statement_transactions()
         else:
             return
-        context = contextlib.ExitStack()
-        context.enter_context(mode)
-        context.enter_context(direct_statements(db.engine))
-        request.environ["codes.read_only"] = context
+        contexts = (mode, direct_statements(db.engine))
+        for context in contexts:
+            context.__enter__()
+        current.environ["codes.read_only"] = contexts
 
     @app.teardown_request
     def _leave_read_only(_exc):
-        context = request.environ.pop("codes.read_only", None)
-        if context is not None:
-            context.close()
+        contexts = request.environ.pop("codes.read_only", None)
+        for context in reversed(contexts or ()):
+            context.__exit__(None, None, None)
 
 
 def _register_cli(app: Flask) -> None:

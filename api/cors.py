@@ -39,7 +39,7 @@ def _allowed(origin: str) -> bool:
 def add_cors_headers(response: Response) -> Response:
     if request.endpoint != CLAIM_ENDPOINT:
         return response
-    response.vary.add("Origin")
+    _vary_on_origin(response)
     origin = request.headers.get("Origin")
     if not origin or not _allowed(origin):
         return response
@@ -51,6 +51,15 @@ def add_cors_headers(response: Response) -> Response:
     else:
         response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
     return response
+
+
+def _vary_on_origin(response: Response) -> None:
+    # As ``response.vary.add("Origin")``, without building and serialising a HeaderSet each time.
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in {value.strip().lower() for value in vary.split(",")}:
+        response.headers["Vary"] = f"{vary}, Origin"
 
 
 def init_app(app: Flask) -> None:

@@ -16,11 +16,10 @@ server (a restart, an idle timeout), so the pool replaces it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -45,36 +44,47 @@ class Base(DeclarativeBase):
 _sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
 
 
-@contextlib.contextmanager
-def read_only() -> Iterator[None]:
+class _ContextVarSetting:
+    """Sets a context variable for the ``with`` block (a class: the API enters these per request,
+    and a generator-based context manager costs several times more)."""
+
+    __slots__ = ("_token",)
+    _variable: ContextVar
+    _value: object
+
+    def __enter__(self) -> None:
+        self._token = self._variable.set(self._value)
+
+    def __exit__(self, *_exc) -> None:
+        self._variable.reset(self._token)
+
+
+class read_only(_ContextVarSetting):  # lowercase: used like a function, as contextlib.suppress is
     """Connections opened in this context only read: nothing in it may write.
 
     SQLite starts their transactions as plain (deferred) reads; PostgreSQL runs them in
     autocommit, where each statement reads a fresh snapshot as under READ COMMITTED.
     """
-    token = _sqlite_begin.set("BEGIN")
-    try:
-        yield
-    finally:
-        _sqlite_begin.reset(token)
+
+    __slots__ = ()
+    _variable = _sqlite_begin
+    _value = "BEGIN"
 
 
 _statement_transactions: ContextVar[bool] = ContextVar("statement_transactions", default=False)
 
 
-@contextlib.contextmanager
-def statement_transactions() -> Iterator[None]:
+class statement_transactions(_ContextVarSetting):
     """On PostgreSQL, connections opened in this context commit each statement on its own.
 
     Only for work whose every statement stands alone (a claim is one statement): it saves the
     BEGIN and COMMIT round trips, and a row lock ends with its statement rather than with the
     client's COMMIT one round trip later. SQLite transactions are unaffected.
     """
-    token = _statement_transactions.set(True)
-    try:
-        yield
-    finally:
-        _statement_transactions.reset(token)
+
+    __slots__ = ()
+    _variable = _statement_transactions
+    _value = True
 
 
 class _AutocommitPool:
@@ -175,8 +185,7 @@ class _DirectConnection:
 _direct: ContextVar[_DirectConnection | None] = ContextVar("direct_connection", default=None)
 
 
-@contextlib.contextmanager
-def direct_statements(engine: Engine) -> Iterator[None]:
+class direct_statements:
     """On PostgreSQL, :class:`HotStatement` s in this context run on a connection of their own.
 
     It is one connection for the whole context, in autocommit, taken when the first one runs from
@@ -186,17 +195,22 @@ def direct_statements(engine: Engine) -> Iterator[None]:
     one by one too, so a hot statement sees what they wrote and they see what it wrote.
     Elsewhere (SQLite, or an engine not set up by :func:`configure_engine`) nothing changes.
     """
-    pool = _autocommit_pools.get(engine)
-    if pool is None:
-        yield
-        return
-    connection = _DirectConnection(pool)
-    token = _direct.set(connection)
-    try:
-        yield
-    finally:
-        _direct.reset(token)
-        connection.release()
+
+    __slots__ = ("_pool", "_connection", "_token")
+
+    def __init__(self, engine: Engine):
+        self._pool = _autocommit_pools.get(engine)
+
+    def __enter__(self) -> None:
+        self._connection = None
+        if self._pool is not None:
+            self._connection = _DirectConnection(self._pool)
+            self._token = _direct.set(self._connection)
+
+    def __exit__(self, *_exc) -> None:
+        if self._connection is not None:
+            _direct.reset(self._token)
+            self._connection.release()
 
 
 def is_postgresql(session: Session) -> bool:

@@ -202,3 +202,24 @@ def test_cli_set_origins(runner, project, client, public):
 
     missing = runner.invoke(args=["projects", "set-origins", "no-such-project", SHOP])
     assert missing.exit_code != 0 and "project_not_found" in missing.output
+
+
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        (None, "Origin"),
+        ("Accept-Encoding", "Accept-Encoding, Origin"),
+        ("Accept-Encoding, origin", "Accept-Encoding, origin"),
+        ("X-Origin-Hint", "X-Origin-Hint, Origin"),
+    ],
+)
+def test_claim_answers_vary_on_origin_once_beside_what_they_already_vary_on(before, after):
+    from flask import Response
+
+    from api.cors import _vary_on_origin
+
+    response = Response()
+    if before:
+        response.headers["Vary"] = before
+    _vary_on_origin(response)
+    assert response.headers.getlist("Vary") == [after]
