@@ -9,9 +9,10 @@ Only requests that carry an ``Origin`` header (browsers) cost a query.
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from sqlalchemy.orm import Session
 
+from api.auth import checked_key
 from api.extensions import db
 from shared import origins
 from shared.db import read_only
@@ -28,7 +29,7 @@ MAX_AGE_SECONDS = 600
 
 
 def _allowed(origin: str) -> bool:
-    key = g.get("api_key")
+    key = checked_key()
     # Its own connection: the request's session may hold a failed transaction after a refusal.
     with read_only(), db.engine.connect() as connection, Session(connection) as session:
         if key is not None:

@@ -16,6 +16,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import (
     DateTime,
@@ -45,8 +47,10 @@ from shared.errors import (
     CodeSpaceExhausted,
     InvalidInput,
     TokenNotFound,
+    Unauthenticated,
 )
-from shared.models import CODE_TYPES, Claim, Code, Delivery
+from shared.models import CODE_TYPES, Claim, Code, Delivery, Project
+from shared.projects import KEY_DIGEST_COLUMNS, PresentedKey, check_key
 from shared.records import (
     CODE_COLUMNS,
     ClaimRecord,
@@ -227,6 +231,7 @@ def _codes_in_space(session: Session, project_id: int, code_type: str) -> int:
 
 _select_code = select(*_code_columns)
 _codes = Code.__table__
+_projects = Project.__table__
 _code_by_value = HotStatement(
     select(*(_codes.c[name] for name in CODE_COLUMNS)).where(
         _codes.c.project_id == bindparam("project_id"), _codes.c.code == bindparam("code")
@@ -240,6 +245,37 @@ def get_code(session: Session, project_id: int, code: str) -> CodeRecord:
     if row is None:
         raise CodeNotFound()
     return CodeRecord(*row)
+
+
+# The key's project and its code, in one statement: a row when the key is known, with the code's
+# columns NULL when the project has no such code.
+_code_with_key = {
+    is_secret: HotStatement(
+        select(_projects.c.id, _projects.c.name, *(_codes.c[name] for name in CODE_COLUMNS))
+        .select_from(
+            _projects.outerjoin(
+                _codes, and_(_codes.c.project_id == _projects.c.id, _codes.c.code == bindparam("code"))
+            )
+        )
+        .where(digest_column == bindparam("digest"))
+    )
+    for is_secret, digest_column in KEY_DIGEST_COLUMNS.items()
+}
+
+
+def get_code_with_key(session: Session, key: PresentedKey, code: str) -> CodeRecord:
+    """:func:`get_code` in the project of a key not checked yet: the check and the lookup are one
+    statement. Raises Unauthenticated for an unknown key (before CodeNotFound); confirms the key."""
+    if key.api_key is not None:
+        return get_code(session, key.api_key.project_id, code)
+    value = normalize_code(code)
+    row = _code_with_key[key.is_secret].first(session, {"digest": key.digest, "code": value})
+    if row is None:
+        raise Unauthenticated()
+    key.confirm(row[0], row[1])
+    if row[2] is None:
+        raise CodeNotFound()
+    return CodeRecord(*row[2:])
 
 
 def _status_condition(status: str, now: dt.datetime):
@@ -323,7 +359,7 @@ def list_claims(
 # --- claim ------------------------------------------------------------------------------------
 
 _CLAIM_CONDITIONS = (
-    "project_id = :project_id AND code = :code AND claims < allowed_claims "
+    "project_id = {project} AND code = :code AND claims < allowed_claims "
     "AND (valid_from IS NULL OR valid_from <= :now) "
     "AND (valid_until IS NULL OR valid_until > :now) "
     "AND (reserved_for IS NULL OR reserved_for = :email)"
@@ -342,7 +378,8 @@ _CLAIM_RESULT_TYPES = {
 _CLAIM_PG = HotStatement(
     text(
         "WITH taken AS ("
-        f" UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
+        " UPDATE codes SET claims = claims + 1, updated_at = :now"
+        f" WHERE {_CLAIM_CONDITIONS.format(project=':project_id')}"
         f" RETURNING {_RETURNING}"
         "), inserted AS ("
         " INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
@@ -354,10 +391,33 @@ _CLAIM_PG = HotStatement(
     .columns(**_CLAIM_RESULT_TYPES)
 )
 
+# The same, in the project of an API key checked in the same statement: a row when the key is
+# known (the project's id and name), with the code's columns NULL when nothing was taken.
+_CLAIM_WITH_KEY_PG = {
+    is_secret: HotStatement(
+        text(
+            f"WITH project AS (SELECT id, name FROM projects WHERE {digest_column.name} = :digest),"
+            " taken AS ("
+            " UPDATE codes SET claims = claims + 1, updated_at = :now"
+            f" WHERE {_CLAIM_CONDITIONS.format(project='(SELECT id FROM project)')}"
+            f" RETURNING {_RETURNING}"
+            "), inserted AS ("
+            " INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
+            " SELECT taken.id, project.id, :email, :discord_user_id, :token_digest, :now"
+            " FROM taken, project RETURNING id"
+            ") SELECT project.id, project.name, "
+            + ", ".join(f"taken.{name}" for name in CODE_COLUMNS)
+            + " FROM project LEFT JOIN taken ON true"
+        ).bindparams(*_CLAIM_TYPES)
+    )
+    for is_secret, digest_column in KEY_DIGEST_COLUMNS.items()
+}
+
 # SQLite: the same two writes as two statements; BEGIN IMMEDIATE already serialises writers.
 _CLAIM_UPDATE_SQLITE = (
     text(
-        f"UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIM_CONDITIONS}"
+        "UPDATE codes SET claims = claims + 1, updated_at = :now"
+        f" WHERE {_CLAIM_CONDITIONS.format(project=':project_id')}"
         f" RETURNING {_RETURNING}"
     )
     .bindparams(*_CLAIM_TYPES)
@@ -367,6 +427,52 @@ _CLAIM_INSERT_SQLITE = text(
     "INSERT INTO claims (code_id, project_id, email, discord_user_id, token_digest, claimed_at)"
     " VALUES (:code_id, :project_id, :email, :discord_user_id, :token_digest, :now)"
 ).bindparams(*_CLAIM_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A claim's cleaned inputs, its token and the parameters of its statements."""
+
+    value: str
+    email: str | None
+    discord_user_id: int | None
+    now: dt.datetime
+    token: str
+    params: dict
+
+    @classmethod
+    def prepare(cls, code: str, email: str | None, discord_user_id: int | None) -> _Claim:
+        value = normalize_code(code)
+        if email is not None:
+            email = normalize_email(email)
+        if email is None and discord_user_id is None:
+            raise InvalidInput({"email": ["A claim needs an email address or a Discord member."]})
+        now = utcnow()
+        token = secrets.token_hex(16)
+        params = {
+            "code": value,
+            "email": email,
+            "discord_user_id": discord_user_id,
+            "token_digest": hashlib.sha256(token.encode()).hexdigest(),
+            "now": now,
+        }
+        return cls(value, email, discord_user_id, now, token, params)
+
+    def result(self, code_row: Sequence) -> ClaimResult:
+        return ClaimResult(
+            token=self.token,
+            code=CodeRecord(*code_row),
+            email=self.email,
+            discord_user_id=self.discord_user_id,
+            claimed_at=self.now,
+        )
+
+    def refusal(self, session: Session, project_id: int) -> Exception:
+        return _claim_refusal(session, project_id, self.value, self.email, self.discord_user_id, self.now)
+
+
+def _already_claimed(error: IntegrityError) -> bool:
+    return "email" in str(error.orig) or "discord_user_id" in str(error.orig)
 
 
 def claim_code(
@@ -382,21 +488,11 @@ def claim_code(
     Refusals, in this order: CodeNotFound, CodeReserved, CodeAlreadyClaimed, CodeNotYetValid,
     CodeExpired, CodeFullyClaimed.
     """
-    value = normalize_code(code)
-    if email is not None:
-        email = normalize_email(email)
-    if email is None and discord_user_id is None:
-        raise InvalidInput({"email": ["A claim needs an email address or a Discord member."]})
-    now = utcnow()
-    token = secrets.token_hex(16)
-    params = {
-        "project_id": project_id,
-        "code": value,
-        "email": email,
-        "discord_user_id": discord_user_id,
-        "token_digest": hashlib.sha256(token.encode()).hexdigest(),
-        "now": now,
-    }
+    return _claim_in_project(session, project_id, _Claim.prepare(code, email, discord_user_id))
+
+
+def _claim_in_project(session: Session, project_id: int, claim: _Claim) -> ClaimResult:
+    params = {**claim.params, "project_id": project_id}
     try:
         if is_postgresql(session):
             row = _CLAIM_PG.first(session, params)
@@ -407,18 +503,34 @@ def claim_code(
                 if row is not None:
                     session.execute(_CLAIM_INSERT_SQLITE, {**params, "code_id": row.id})
     except IntegrityError as exc:
-        if "email" in str(exc.orig) or "discord_user_id" in str(exc.orig):
+        if _already_claimed(exc):
             raise CodeAlreadyClaimed() from None
         raise
     if row is None:
-        raise _claim_refusal(session, project_id, value, email, discord_user_id, now)
-    return ClaimResult(
-        token=token,
-        code=CodeRecord(*row),
-        email=email,
-        discord_user_id=discord_user_id,
-        claimed_at=now,
-    )
+        raise claim.refusal(session, project_id)
+    return claim.result(row)
+
+
+def claim_with_key(session: Session, key: PresentedKey, code: str, *, email: str) -> ClaimResult:
+    """:func:`claim_code` in the project of a key not checked yet; on PostgreSQL the key's check
+    and the claim are one statement. Raises Unauthenticated for an unknown key, before any refusal
+    (and without touching a code); confirms a known one, except when the claimant had already
+    claimed the code (the statement is undone as a whole)."""
+    claim = _Claim.prepare(code, email, None)
+    if key.api_key is not None or not is_postgresql(session):
+        return _claim_in_project(session, check_key(session, key).project_id, claim)
+    try:
+        row = _CLAIM_WITH_KEY_PG[key.is_secret].first(session, {**claim.params, "digest": key.digest})
+    except IntegrityError as exc:
+        if _already_claimed(exc):
+            raise CodeAlreadyClaimed() from None
+        raise
+    if row is None:
+        raise Unauthenticated()
+    project_id = key.confirm(row[0], row[1]).project_id
+    if row[2] is None:
+        raise claim.refusal(session, project_id)
+    return claim.result(row[2:])
 
 
 def _claim_refusal(session, project_id, value, email, discord_user_id, now) -> Exception:

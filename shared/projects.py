@@ -100,20 +100,47 @@ def list_projects(session: Session) -> list[ProjectSummary]:
     return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
 
 
+class PresentedKey:
+    """A well-formed key as a caller presented it, checked against the database at most once.
+
+    Either :func:`check_key` checks it, or a statement that checks it along with its own work
+    (``shared.codes.get_code_with_key``, ``claim_with_key``) confirms it; ``api_key`` is set from
+    then on. The key itself is not kept, only its digest.
+    """
+
+    __slots__ = ("digest", "is_secret", "api_key")
+
+    def __init__(self, raw_key: str | None):
+        if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
+            raise Unauthenticated()
+        self.digest = digest(raw_key)
+        self.is_secret = raw_key.startswith("sk_")
+        self.api_key: ApiKey | None = None
+
+    def confirm(self, project_id: int, project_name: str) -> ApiKey:
+        self.api_key = ApiKey(project_id=project_id, project_name=project_name, is_secret=self.is_secret)
+        return self.api_key
+
+
 # Every request runs one of these (shared.db.HotStatement: built once, run without per-call overhead).
 _projects = Project.__table__
+KEY_DIGEST_COLUMNS = {True: _projects.c.secret_key_digest, False: _projects.c.public_key_digest}
 _project_by_digest = {
     is_secret: HotStatement(select(_projects.c.id, _projects.c.name).where(column == bindparam("digest")))
-    for is_secret, column in ((True, _projects.c.secret_key_digest), (False, _projects.c.public_key_digest))
+    for is_secret, column in KEY_DIGEST_COLUMNS.items()
 }
+
+
+def check_key(session: Session, key: PresentedKey) -> ApiKey:
+    """The project a presented key belongs to (looked up once). Any failure is the same error."""
+    if key.api_key is None:
+        row = _project_by_digest[key.is_secret].first(session, {"digest": key.digest})
+        if row is None:
+            raise Unauthenticated()
+        key.confirm(row[0], row[1])
+    return key.api_key
 
 
 def authenticate(session: Session, raw_key: str | None) -> ApiKey:
     """The project a key belongs to, looked up by digest. Any failure is the same error."""
-    if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
-        raise Unauthenticated()
-    is_secret = raw_key.startswith("sk_")
-    row = _project_by_digest[is_secret].first(session, {"digest": digest(raw_key)})
-    if row is None:
-        raise Unauthenticated()
-    return ApiKey(project_id=row[0], project_name=row[1], is_secret=is_secret)
+    return check_key(session, PresentedKey(raw_key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.auth import current_key, require_key
+from api.auth import current_key, presented_key, require_key
 from api.codes.schemas import (
     ClaimedEnvelope,
     ClaimPageEnvelope,
@@ -63,7 +63,7 @@ class CodeItem(MethodView):
 
         `/codes/code/{code}` is an alias that the Node SDK calls. Whitespace and case are ignored.
         """
-        return success(code_json(codes.get_code(db.session, current_key().project_id, code)))
+        return success(code_json(codes.get_code_with_key(db.session, presented_key(), code)))
 
 
 @blp.route("/<code>/claims")
@@ -120,7 +120,7 @@ class Claim(MethodView):
         `code_reserved`, 409 `code_already_claimed`, `code_not_yet_valid`, `code_expired`,
         `code_fully_claimed`.
         """
-        result = codes.claim_code(db.session, current_key().project_id, body["code"], email=body["email"])
+        result = codes.claim_with_key(db.session, presented_key(), body["code"], email=body["email"])
         commit()
         return success(
             {

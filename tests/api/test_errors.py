@@ -8,6 +8,7 @@ import time
 import pytest
 
 from shared import codes
+from tests.api.conftest import bearer
 
 
 def assert_error(response, status: int, error: str) -> dict:
@@ -75,6 +76,63 @@ def test_public_key_may_only_claim(client, public, method, path, body):
 
 def test_authentication_comes_before_the_body(client):
     assert_error(client.post("/codes/generate", data="{nope"), 401, "unauthorized")
+
+
+UNKNOWN_PUBLIC = bearer("pk_" + "0" * 48)
+UNKNOWN_SECRET = bearer("sk_" + "0" * 48)
+
+
+_CLAIMS_GONE_WRONG = [
+    ("post", "/codes/claim", {"json": {"code": "x", "email": "nope"}}),
+    ("post", "/codes/claim", {"json": {"code": "x"}}),
+    ("post", "/codes/claim", {"data": '{"code": "x"', "content_type": "application/json"}),
+    ("post", "/codes/claim", {"json": {"code": "no-such-code", "email": "a@example.com"}}),
+    ("post", "/codes/claim", {"json": {"code": "x", "email": "a@example.com", "extra": 1}}),
+]
+_SECRET_ROUTES_GONE_WRONG = [
+    ("post", "/codes/generate", {"json": {"amount": 0}}),
+    ("get", "/codes/no-such-code", {}),
+    ("get", "/codes/code/no-such-code", {}),
+    ("get", "/codes/" + "x" * 300, {}),
+]
+
+
+@pytest.mark.parametrize(
+    "key,method,path,kwargs",
+    [(UNKNOWN_PUBLIC, *case) for case in _CLAIMS_GONE_WRONG]
+    + [(UNKNOWN_SECRET, *case) for case in _CLAIMS_GONE_WRONG + _SECRET_ROUTES_GONE_WRONG],
+)
+def test_an_unknown_key_is_401_whatever_else_is_wrong(client, project, key, method, path, kwargs):
+    response = getattr(client, method)(path, headers=key, **kwargs)
+    assert_error(response, 401, "unauthorized")
+
+
+def test_an_unknown_key_with_a_bad_idempotency_key_is_401(client, project):
+    response = client.post(
+        "/codes/claim",
+        json={"code": "x", "email": "a@example.com"},
+        headers={**UNKNOWN_PUBLIC, "Idempotency-Key": "bad key with spaces"},
+    )
+    assert_error(response, 401, "unauthorized")
+
+
+def test_an_unknown_public_key_on_a_secret_route_is_401_not_403(client, project):
+    assert_error(client.get("/codes/anything", headers=UNKNOWN_PUBLIC), 401, "unauthorized")
+
+
+def test_another_projects_key_claims_nothing_and_finds_nothing(client, project, make_project, generate):
+    (code,) = generate(allowedClaims=5)
+    other = make_project("other")
+    claim = {"code": code["code"], "email": "a@example.com"}
+    assert_error(
+        client.post("/codes/claim", json=claim, headers=bearer(other.keys.public_key)), 404, "code_not_found"
+    )
+    assert_error(
+        client.get(f"/codes/{code['code']}", headers=bearer(other.keys.secret_key)), 404, "code_not_found"
+    )
+    assert_error(client.post("/codes/claim", json=claim, headers=UNKNOWN_SECRET), 401, "unauthorized")
+    looked_up = client.get(f"/codes/{code['code']}", headers=bearer(project.keys.secret_key))
+    assert looked_up.get_json()["data"]["claims"] == 0
 
 
 def test_body_comes_before_the_domain(client, public):
@@ -150,7 +208,7 @@ def test_unexpected_exception_is_500_logged_without_internals(client, secret, mo
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals: connection string")
 
-    monkeypatch.setattr(codes, "get_code", explode)
+    monkeypatch.setattr(codes, "get_code_with_key", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get("/codes/anything", headers=secret)
     body = assert_error(response, 500, "internal_error")
