@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable
 
@@ -14,12 +15,22 @@ CODE_SIZE = 6
 _system_random = random.SystemRandom()
 
 
+@functools.cache
+def _system_creative() -> RandomGenerator:
+    # Building coolname's generator (its word lists) takes tens of milliseconds: once per process
+    # for the system randomness, which is all it keeps (SystemRandom has no state to share).
+    return RandomGenerator(_coolname_config, rand=_system_random)
+
+
 class CodeGenerator:
     """Draws candidate codes of one type. ``space`` is how many distinct codes the type has."""
 
     def __init__(self, rng: random.Random | None = None):
         self.rng = rng or _system_random
-        self._creative = RandomGenerator(_coolname_config, rand=self.rng)
+        if rng is None:
+            self._creative = _system_creative()
+        else:
+            self._creative = RandomGenerator(_coolname_config, rand=self.rng)
         self.spaces = {
             "creative": self._creative.get_combinations_count(2),
             "alphanumeric": len(ALPHABET) ** CODE_SIZE,
