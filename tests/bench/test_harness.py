@@ -165,3 +165,33 @@ def test_percentiles_and_spreads():
     assert stats.percentile([1, 2, 3, 4], 50) == 2
     assert stats.percentile([1, 2, 3, 4], 99) == 4
     assert stats.Spread.of([3, 1, 2]).as_dict() == {"median": 2, "min": 1, "max": 3, "samples": [3, 1, 2]}
+
+
+def test_the_cpu_comparison_calls_each_app_with_its_own_requests_and_stops_on_a_failure():
+    from bench import cpu
+
+    seen: dict[str, list[str]] = {"ours": [], "floor": []}
+
+    def app_named(name: str, status: str = "200 OK"):
+        def app(environ, start_response):
+            seen[name].append(environ["PATH_INFO"])
+            start_response(status, [("Content-Type", "application/json")])
+            return [b"{}"]
+
+        return app
+
+    medians = cpu.median_cpu_us(
+        {"ours": app_named("ours"), "floor": app_named("floor")},
+        lambda name: cpu.environ("GET", f"/{name}"),
+        batch=5,
+        rounds=4,
+    )
+    assert set(medians) == {"ours", "floor"} and all(value >= 0 for value in medians.values())
+    assert seen == {"ours": ["/ours"] * 70, "floor": ["/floor"] * 70}  # 50 to warm up, 4 x 5 measured
+    with pytest.raises(RuntimeError, match="ours: 500"):
+        cpu.median_cpu_us(
+            {"ours": app_named("ours", "500 INTERNAL SERVER ERROR")},
+            lambda name: cpu.environ("GET", "/"),
+            batch=1,
+            rounds=1,
+        )
