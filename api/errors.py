@@ -14,7 +14,7 @@ import time
 import uuid
 
 from flask import Flask, Response, current_app, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -196,8 +196,56 @@ class JsonBodyParser(FlaskParser):
             return schema
         return super()._get_schema(argmap, req)
 
+    def _process_location_data(self, location_data, schema, req, location, unknown, validators):
+        plain = _plain_loaders.get(schema)
+        if plain is None:
+            plain = _plain_loaders.setdefault(schema, _plain_loader(schema))
+        if plain and not validators and type(location_data) is dict:
+            loaded = plain(location_data)
+            if loaded is not None:
+                return loaded
+        return super()._process_location_data(location_data, schema, req, location, unknown, validators)
+
 
 _schema_instances: dict[type[Schema], Schema] = {}
+_plain_loaders: dict[Schema, object] = {}
+
+
+def _plain_loader(schema: Schema):
+    """A shortcut through ``schema.load`` for the usual body, or False where there is none.
+
+    The usual body has every field the schema declares and nothing else, each valid: then what
+    ``load`` does comes down to deserialising each field in turn (the fields' own validation
+    included), which is all the shortcut does, without the rest of marshmallow's machinery. Any
+    other body (a field missing or unknown, one invalid) goes through ``load``, which gives the
+    errors. Only for schemas with nothing else to run: no hooks (``validates``, ``pre_load``,
+    ``validates_schema``, ``post_load``), not many, not partial, no dotted or renamed attributes.
+    tests/api/test_body_shortcut.py checks it against ``load``.
+    """
+    if schema.many or schema.partial or any(schema._hooks.values()) or schema.dict_class is not dict:
+        return False
+    plan = []
+    for name, field in schema.load_fields.items():
+        key = field.data_key if field.data_key is not None else name
+        if field.attribute is not None or "." in name:
+            return False
+        plan.append((key, name, field))
+    keys = frozenset(key for key, _, _ in plan)
+    if len(keys) != len(plan):
+        return False
+
+    def load(data: dict) -> dict | None:
+        if data.keys() != keys:
+            return None
+        loaded = {}
+        try:
+            for key, name, field in plan:
+                loaded[name] = field.deserialize(data[key], key, data)
+        except ValidationError:
+            return None
+        return loaded
+
+    return load
 
 
 def register_error_handlers(app: Flask) -> None:
