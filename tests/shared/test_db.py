@@ -42,10 +42,13 @@ def own_engine(database, engine):
     own.dispose()
 
 
+# Direct statements are a PostgreSQL path; elsewhere they change nothing (tested on SQLite).
+postgresql_only = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def postgres_engine(database, own_engine):
-    if database.backend != "postgresql":
-        pytest.skip("direct statements are a PostgreSQL path")
+def postgres_engine(own_engine):
     return own_engine
 
 
@@ -90,9 +93,8 @@ def test_outside_direct_statements_they_run_in_the_sessions_transaction(own_engi
         assert PROJECT_NAMES.all(session, {}) == []
 
 
-def test_on_sqlite_direct_statements_change_nothing(database, own_engine):
-    if database.backend != "sqlite":
-        pytest.skip("the SQLite half")
+@sqlite_only
+def test_on_sqlite_direct_statements_change_nothing(own_engine):
     sessions = make_sessionmaker(own_engine)
     with statement_transactions(), direct_statements(own_engine), sessions() as session:
         add_project(session, "in-session")
@@ -101,6 +103,7 @@ def test_on_sqlite_direct_statements_change_nothing(database, own_engine):
         assert PROJECT_NAMES.all(session, {}) == []
 
 
+@postgresql_only
 def test_direct_statements_commit_on_their_own_without_the_session(postgres_engine):
     sessions = make_sessionmaker(postgres_engine)
     with statement_transactions(), direct_statements(postgres_engine), sessions() as session:
@@ -112,6 +115,7 @@ def test_direct_statements_commit_on_their_own_without_the_session(postgres_engi
         assert session.execute(select(Project.name)).scalars().all() == ["committed"]
 
 
+@postgresql_only
 def test_one_connection_per_context_taken_back_and_reused(postgres_engine):
     sessions = make_sessionmaker(postgres_engine)
     with read_only(), direct_statements(postgres_engine), sessions() as session:
@@ -123,6 +127,7 @@ def test_one_connection_per_context_taken_back_and_reused(postgres_engine):
     assert backend_pid(postgres_engine) == first
 
 
+@postgresql_only
 def test_an_idle_connection_the_server_closed_is_replaced(postgres_engine):
     before = backend_pid(postgres_engine)
     terminate(postgres_engine, before)
@@ -130,6 +135,7 @@ def test_an_idle_connection_the_server_closed_is_replaced(postgres_engine):
     assert after != before
 
 
+@postgresql_only
 def test_a_connection_that_breaks_mid_request_is_not_given_back(postgres_engine):
     sessions = make_sessionmaker(postgres_engine)
     with read_only(), direct_statements(postgres_engine), sessions() as session:
@@ -141,6 +147,7 @@ def test_a_connection_that_breaks_mid_request_is_not_given_back(postgres_engine)
     assert backend_pid(postgres_engine) not in (pid, None)
 
 
+@postgresql_only
 def test_disposing_the_engine_closes_its_idle_connections(postgres_engine):
     pid = backend_pid(postgres_engine)
     assert is_connected(postgres_engine, pid)
@@ -149,6 +156,7 @@ def test_disposing_the_engine_closes_its_idle_connections(postgres_engine):
     assert backend_pid(postgres_engine) != pid
 
 
+@postgresql_only
 def test_a_connection_in_use_when_the_engine_is_disposed_is_closed_when_given_back(postgres_engine):
     sessions = make_sessionmaker(postgres_engine)
     with read_only(), direct_statements(postgres_engine), sessions() as session:
@@ -157,6 +165,7 @@ def test_a_connection_in_use_when_the_engine_is_disposed_is_closed_when_given_ba
     assert not is_connected(postgres_engine, pid)
 
 
+@postgresql_only
 def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(postgres_engine):
     parent = backend_pid(postgres_engine)
     read, write = os.pipe()
