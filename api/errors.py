@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import uuid
+import weakref
 
 from flask import Flask, Response, current_app, request
 from marshmallow import Schema, ValidationError, fields
@@ -208,7 +209,8 @@ class JsonBodyParser(FlaskParser):
 
 
 _schema_instances: dict[type[Schema], Schema] = {}
-_plain_loaders: dict[Schema, object] = {}
+# Per schema instance, weakly: webargs makes a new instance per request for some argmaps.
+_plain_loaders: weakref.WeakKeyDictionary[Schema, object] = weakref.WeakKeyDictionary()
 
 
 def _plain_loader(schema: Schema):
