@@ -269,7 +269,9 @@ def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
 
 def _configure_postgresql(engine: Engine) -> Engine:
     if engine.dialect.driver == "psycopg":
-        pool = _autocommit_pools[engine] = _AutocommitPool(engine, size=engine.pool.size())
+        # As many idle as the engine's pool keeps; none for a pool that keeps none (NullPool).
+        size = engine.pool.size() if hasattr(engine.pool, "size") else 0
+        pool = _autocommit_pools[engine] = _AutocommitPool(engine, size=size)
         event.listen(engine, "engine_disposed", pool.close)
 
     @event.listens_for(engine, "checkout")

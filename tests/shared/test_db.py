@@ -5,13 +5,16 @@ survives what the server does to it."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
 
 from shared.db import (
     HotStatement,
+    configure_engine,
     direct_statements,
     make_engine,
     make_sessionmaker,
@@ -60,13 +63,24 @@ def backend_pid(engine) -> int:
 def terminate(engine, pid: int) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        connection.execute(text("SELECT pg_sleep(0.05)"))
+    assert is_gone(engine, pid)
 
 
 def is_connected(engine, pid: int) -> bool:
     with engine.connect() as connection:
         found = connection.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
         return found.first() is not None
+
+
+def is_gone(engine, pid: int) -> bool:
+    """Whether the server ended that connection's backend (it notices a closed socket at once,
+    and takes a moment to clean up)."""
+    deadline = time.monotonic() + 5
+    while is_connected(engine, pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_hot_statements_answer_as_ordinary_executions(own_engine):
@@ -152,7 +166,7 @@ def test_disposing_the_engine_closes_its_idle_connections(postgres_engine):
     pid = backend_pid(postgres_engine)
     assert is_connected(postgres_engine, pid)
     postgres_engine.dispose()
-    assert not is_connected(postgres_engine, pid)
+    assert is_gone(postgres_engine, pid)
     assert backend_pid(postgres_engine) != pid
 
 
@@ -162,7 +176,7 @@ def test_a_connection_in_use_when_the_engine_is_disposed_is_closed_when_given_ba
     with read_only(), direct_statements(postgres_engine), sessions() as session:
         pid = BACKEND_PID.first(session, {})[0]
         postgres_engine.dispose()
-    assert not is_connected(postgres_engine, pid)
+    assert is_gone(postgres_engine, pid)
 
 
 @postgresql_only
@@ -181,3 +195,14 @@ def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(p
         in_child = int(pipe.read() or 0)
     assert in_child not in (0, parent)
     assert backend_pid(postgres_engine) == parent, "the parent's connection still works"
+
+
+@postgresql_only
+def test_an_engine_that_pools_nothing_keeps_no_idle_connection_either(database, engine):
+    unpooled = configure_engine(create_engine(database.url, poolclass=NullPool))
+    try:
+        first = backend_pid(unpooled)
+        assert is_gone(engine, first)
+        assert backend_pid(unpooled) != first
+    finally:
+        unpooled.dispose()
