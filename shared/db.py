@@ -170,7 +170,7 @@ class _DirectConnection:
             self._connection, self._generation = self._pool.take()
         return self._connection
 
-    def invalidate(self, _error: BaseException) -> None:
+    def invalidate(self) -> None:
         """The connection broke: close it rather than give it back."""
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -342,7 +342,7 @@ class HotStatement:
         except dbapi.Error as error:
             invalidated = direct is not None and dialect.is_disconnect(error, driver_connection, None)
             if invalidated:
-                direct.invalidate(error)
+                direct.invalidate()
             raise exc.DBAPIError.instance(
                 sql, params, error, dbapi.Error, dialect=dialect, connection_invalidated=invalidated
             ) from error
