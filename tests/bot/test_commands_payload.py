@@ -145,7 +145,7 @@ def test_every_manager_code_argument_autocompletes_and_claim_does_not(tree):
         for option in sub.get("options", [])
         if option["name"] == "code"
     }
-    assert set(with_code) == {"send", "delete", "info"}
+    assert set(with_code) == {"send", "delete", "info", "claims", "regrant"}
     assert all(option["autocomplete"] for option in with_code.values())
     # Suggesting codes to members would hand out every code; /claim takes what the member types.
     claim = next(p for p in payloads if p["name"] == "claim")

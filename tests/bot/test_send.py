@@ -77,7 +77,7 @@ async def test_send_needs_exactly_one_kind_of_recipient(harness, linked, session
     value = make_code(session_factory, linked.id)
     for options in ({}, {"emails": "a@example.com", "member": MEMBER}):
         calls = await harness.invoke("codes send", MANAGER, code=value, **options)
-        assert "give `emails` or `member`" in last_text(calls)
+        assert "give `emails` or `file`, or `member`" in last_text(calls)
     assert queued(session_factory) == [] and harness.dms == []
 
 
@@ -128,12 +128,20 @@ async def test_dms_are_throttled_per_server(harness, linked, session_factory):
     assert len(harness.dms) == 2
 
 
-async def test_the_log_channel_never_shows_a_reserved_code(harness, linked, session_factory):
+async def test_the_log_channel_masks_codes_and_never_shows_a_reserved_one(harness, linked, session_factory):
     log_to_channel(session_factory)
     open_code = make_code(session_factory, linked.id)
     reserved = make_code(session_factory, linked.id, reserved_for="a@example.com")
     await harness.invoke("codes send", MANAGER, code=open_code, emails="a@example.com")
     await harness.invoke("codes send", MANAGER, code=reserved, emails="a@example.com")
     first, second = (message["content"] for _, message in harness.channel_messages)
-    assert f"`{open_code}`" in first
-    assert reserved not in second and "a reserved code" in second
+    assert f"`{open_code[:4]}…`" in first and open_code not in first
+    assert reserved[:4] not in second and "a reserved code" in second
+
+    # A server that wants full codes in its log turns it on; reserved codes still stay out.
+    await harness.invoke("codes config", MANAGER, log_full_codes=True)
+    await harness.invoke("codes send", MANAGER, code=open_code, emails="b@example.com")
+    await harness.invoke("codes send", MANAGER, code=reserved, emails="a@example.com")
+    *_, full, still_hidden = (message["content"] for _, message in harness.channel_messages)
+    assert f"`{open_code}`" in full
+    assert reserved not in still_hidden
