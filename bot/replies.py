@@ -136,14 +136,15 @@ def _fit_embed(embed: discord.Embed, overflow: list[str]) -> discord.Embed:
     fields = data.get("fields", [])
     for extra in fields[FIELDS:]:
         cut.append(f"{extra['name']}:\n{extra['value']}")
-    data["fields"] = [
-        {
-            **item,
-            "name": fitted(item["name"], FIELD_NAME, "field") or "—",
-            "value": fitted(item["value"], FIELD_VALUE, item["name"][:FIELD_NAME]) or "—",
-        }
-        for item in fields[:FIELDS]
-    ]
+    if fields:
+        data["fields"] = [
+            {
+                **item,
+                "name": fitted(item["name"], FIELD_NAME, "field") or "—",
+                "value": fitted(item["value"], FIELD_VALUE, item["name"][:FIELD_NAME]) or "—",
+            }
+            for item in fields[:FIELDS]
+        ]
     data = {key: value for key, value in data.items() if value is not None}
     overflow.extend(cut)
     return discord.Embed.from_dict(data)
