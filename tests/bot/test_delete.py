@@ -115,7 +115,9 @@ async def test_deleting_an_unknown_code_asks_nothing(harness, linked, value):
     assert "couldn't find that code" in last_text(calls) or "**code**" in last_text(calls)
 
 
-async def test_a_code_whose_role_lives_in_another_server_is_not_deleted_here(harness, linked, session_factory):
+async def test_a_code_whose_role_lives_in_another_server_is_not_deleted_here(
+    harness, linked, session_factory
+):
     value = make_code(
         session_factory,
         linked.id,
@@ -179,7 +181,9 @@ async def test_a_delete_that_outlives_its_token_reports_in_the_channel(
     assert result["allowed_mentions"] == {"parse": [], "users": [MANAGER.id]}
 
 
-async def test_a_confirmed_delete_that_fails_replaces_working_on_it(harness, linked, session_factory, monkeypatch):
+async def test_a_confirmed_delete_that_fails_replaces_working_on_it(
+    harness, linked, session_factory, monkeypatch
+):
     import bot.cogs.codes.delete as delete_module
 
     value = make_code(session_factory, linked.id)

@@ -21,7 +21,8 @@ from shared.codes import claim_code, generate_codes
 from shared.errors import InvalidInput
 from shared.models import Code
 from tests.bot import discord_limits
-from tests.bot.harness import GUILD_ID, MANAGER, MEMBER, ROLE_REWARD, Upload, last_text, replies as shown
+from tests.bot.harness import GUILD_ID, MANAGER, MEMBER, ROLE_REWARD, Upload, last_text
+from tests.bot.harness import replies as shown
 
 BIG = 10_000
 
@@ -188,7 +189,9 @@ def test_long_content_is_cut_at_a_line_and_kept_whole_in_a_file():
     content = "\n".join(f"line {n} " + "x" * 50 for n in range(200))
     fitted = replies.fit("en-US", content)
     assert len(fitted.content) <= 2000
-    assert fitted.content.endswith("(Too long for one message: the full text is in the attached details.txt.)")
+    assert fitted.content.endswith(
+        "(Too long for one message: the full text is in the attached details.txt.)"
+    )
     assert "…\n" in fitted.content
     assert _files(fitted)["details.txt"].decode() == content
 
