@@ -24,27 +24,28 @@ from shared.guilds import GuildLink, members_keeping_role
 from shared.records import CodeRecord, DeleteResult
 
 
+class RoleInOtherServer(Exception):
+    """The code grants a role in another server: only that server's managers may delete it."""
+
+
+def _refuse_other_server(record: CodeRecord, guild_id: int) -> None:
+    if record.discord_role_id is not None and record.discord_guild_id != guild_id:
+        raise RoleInOtherServer()
+
+
 def _delete(session: Session, project_id: int, code: str, guild_id: int) -> tuple[DeleteResult, list[int]]:
     """Delete, and say whose role goes: holders without another claim granting the same role."""
-    # Checked again in the deleting transaction: the code is the one the manager confirmed.
-    _refuse_other_server(get_code(session, project_id, code), guild_id)
     result = delete_code(session, project_id, code)
     record = result.code
+    # Checked again on the row deleted (raising rolls the delete back): the code may have been
+    # deleted and made again, elsewhere, since the manager was asked.
+    _refuse_other_server(record, guild_id)
     if record.discord_role_id is None or record.discord_guild_id is None or not result.role_holders:
         return result, []
     keeping = members_keeping_role(
         session, project_id, record.discord_guild_id, record.discord_role_id, result.role_holders
     )
     return result, [user_id for user_id in result.role_holders if user_id not in keeping]
-
-
-class RoleInOtherServer(Exception):
-    pass
-
-
-def _refuse_other_server(record: CodeRecord, guild_id: int) -> None:
-    if record.discord_role_id is not None and record.discord_guild_id != guild_id:
-        raise RoleInOtherServer()
 
 
 class DeleteCommands(ManagerCommands):

@@ -31,7 +31,7 @@ _SHOWN_BAD = 10
 DMS_CLOSED = 50007
 
 
-def _send_by_email(
+def _queue_emails(
     session: Session, project_id: int, code: str, addresses: list[str]
 ) -> tuple[SendResult, CodeRecord]:
     result = send_code(session, project_id, code, addresses)
@@ -143,7 +143,7 @@ class SendCommands(ManagerCommands):
     async def _send_by_email(self, interaction, link, code: str, addresses: list[str]) -> None:
         locale = interaction.locale
         try:
-            result, record = await self.bot.runner.run(_send_by_email, link.project_id, code, addresses)
+            result, record = await self.bot.runner.run(_queue_emails, link.project_id, code, addresses)
         except InvalidInput as exc:
             bad = _bad_addresses(exc, addresses)
             if not bad:
