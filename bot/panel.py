@@ -42,7 +42,6 @@ class RedeemModal(discord.ui.Modal):
         self.email = discord.ui.TextInput(
             custom_id="email",
             required=False,
-            min_length=3,
             max_length=320,
             placeholder=t(locale, "modal.email.placeholder"),
         )
