@@ -19,6 +19,7 @@ from bot.formatting import logged_code
 from bot.i18n import t
 from bot.roles import grant_role, grants_role_in
 from shared.codes import claim_code
+from shared.db import begin_write
 from shared.errors import CodeReserved, DomainError
 from shared.guilds import (
     GuildLink,
@@ -46,6 +47,8 @@ class ClaimOutcome:
 def _claim(
     session: Session, guild_id: int, user_id: int, code: str, email: str | None, failure_limit: int
 ) -> ClaimOutcome:
+    # One transaction: the claim and the grant it owes commit together, or neither does.
+    begin_write(session)
     link = get_guild_link(session, guild_id)
     # A member who holds the claim but not yet its role gets the role: not a new claim, and not
     # a failed attempt (so not limited by them either).

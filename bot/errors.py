@@ -35,13 +35,8 @@ _DOMAIN_CODES = {
     "panel_being_posted",
 }
 
-# The domain's field names, as the bot's options are called.
-_OPTION_NAMES = {
-    "validFrom": "valid_from",
-    "validUntil": "valid_until",
-    "allowedClaims": "allowed_claims",
-    "reservedFor": "reserved_for",
-}
+# The domain's field names that the bot's options call otherwise.
+_OPTION_NAMES = {"code_type": "type"}
 
 
 class Refusal(app_commands.AppCommandError):

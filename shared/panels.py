@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
+from shared.db import begin_read, begin_write
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import PANEL_DESCRIPTION_LENGTH, PANEL_TITLE_LENGTH, DiscordPanel
 
@@ -82,6 +83,7 @@ def reserve_panel(
     Texts left ``None`` keep the panel's current ones (a new panel takes the defaults).
     Raises PanelBeingPosted while another call is posting this channel's panel.
     """
+    begin_write(session)
     now = utcnow()
     panel = session.get(DiscordPanel, channel_id, with_for_update=True)
     if panel is not None and panel.guild_id != guild_id:
@@ -120,6 +122,7 @@ def reserve_panel(
 
 def set_panel_message(session: Session, channel_id: int, message_id: int) -> None:
     """The panel's message, once posted (or posted again after someone deleted it)."""
+    begin_write(session)
     panel = session.get(DiscordPanel, channel_id, with_for_update=True)
     if panel is None:
         raise PanelNotFound()
@@ -130,6 +133,7 @@ def set_panel_message(session: Session, channel_id: int, message_id: int) -> Non
 
 def drop_panel(session: Session, guild_id: int, channel_id: int) -> PanelRecord:
     """Forget the channel's panel; the caller deletes its message."""
+    begin_write(session)
     panel = session.get(DiscordPanel, channel_id, with_for_update=True)
     if panel is None or panel.guild_id != guild_id:
         raise PanelNotFound()
@@ -139,6 +143,7 @@ def drop_panel(session: Session, guild_id: int, channel_id: int) -> PanelRecord:
 
 
 def list_panels(session: Session, guild_id: int) -> list[PanelRecord]:
+    begin_read(session)
     panels = session.scalars(
         select(DiscordPanel).where(DiscordPanel.guild_id == guild_id).order_by(DiscordPanel.created_at)
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes import get_code
+from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput
 from shared.models import Claim, Code, DiscordRoleGrant
 from shared.records import CODE_COLUMNS, CodeRecord
@@ -44,7 +45,12 @@ def _claim_of(code_id: int, discord_user_id: int):
 
 
 def open_role_grant(session: Session, code_id: int, discord_user_id: int) -> None:
-    """Remember that this member's claim of this code owes them the code's role (pending)."""
+    """Remember that this member's claim of this code owes them the code's role (pending).
+
+    Call it in the claim's own transaction (``begin_write`` before the claim), so the two commit
+    together.
+    """
+    begin_write(session)
     now = utcnow()
     session.execute(
         insert(DiscordRoleGrant).from_select(
@@ -60,6 +66,7 @@ def pending_role_grant(
     session: Session, project_id: int, code: str, discord_user_id: int, guild_id: int
 ) -> CodeRecord | None:
     """The code, if this member claimed it here and is still owed its role; else ``None``."""
+    begin_read(session)
     try:
         value = normalize_code(code)
     except InvalidInput:
@@ -82,6 +89,7 @@ def pending_role_grant(
 
 def finish_role_grant(session: Session, code_id: int, discord_user_id: int) -> bool:
     """Mark the grant done; ``False`` if it was not pending (done already, or the claim is gone)."""
+    begin_write(session)
     now = utcnow()
     done = session.execute(
         update(DiscordRoleGrant)
@@ -96,6 +104,7 @@ def finish_role_grant(session: Session, code_id: int, discord_user_id: int) -> b
 
 def fail_role_grant(session: Session, code_id: int, discord_user_id: int, error: str) -> None:
     """Count a refused attempt; the grant stays pending."""
+    begin_write(session)
     session.execute(
         update(DiscordRoleGrant)
         .where(
@@ -108,6 +117,7 @@ def fail_role_grant(session: Session, code_id: int, discord_user_id: int, error:
 
 def pending_role_grants(session: Session, project_id: int, code: str) -> tuple[CodeRecord, list[int]]:
     """The code and the members still owed its role, oldest claim first."""
+    begin_read(session)
     record = get_code(session, project_id, code)
     members = list(
         session.scalars(
@@ -123,6 +133,7 @@ def pending_role_grants(session: Session, project_id: int, code: str) -> tuple[C
 def role_grant_states(session: Session, code_id: int, discord_user_ids: list[int]) -> dict[int, GrantState]:
     """The grant of each of these members' claims of a code; members without one are left out
     (their claim grants no role here, or was made before grants were recorded)."""
+    begin_read(session)
     states: dict[int, GrantState] = {}
     for start in range(0, len(discord_user_ids), _IN_CHUNK):
         chunk = discord_user_ids[start : start + _IN_CHUNK]
@@ -141,6 +152,7 @@ def role_grant_states(session: Session, code_id: int, discord_user_ids: list[int
 
 
 def count_pending_role_grants(session: Session, code_id: int) -> int:
+    begin_read(session)
     return session.execute(
         select(func.count())
         .select_from(DiscordRoleGrant)

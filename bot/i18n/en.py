@@ -143,7 +143,7 @@ STRINGS: dict[str, str] = {
     "error.code_fully_claimed": "This code has no claims left.",
     "error.code_space_exhausted": "Not enough unused codes of this type are left for this project.",
     "error.unauthorized": "That key isn't valid. Use the project's secret key: it starts with `sk_`.",
-    "error.secret_key_required": "Linking a server needs the project's secret key (sk_...), not its public key.",
+    "error.secret_key_required": "Linking a server needs the project's secret key (`sk_...`), not its public key.",
     "error.panel_not_found": "There is no redeem panel in that channel.",
     "error.panel_being_posted": "A redeem panel is being set up in that channel right now; try again in a minute.",
     "error.guild_not_linked.manager": (

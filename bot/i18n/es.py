@@ -141,7 +141,7 @@ STRINGS: dict[str, str] = {
     "error.code_fully_claimed": "A este código no le quedan canjes.",
     "error.code_space_exhausted": "No quedan suficientes códigos libres de este tipo en el proyecto.",
     "error.unauthorized": "Esa clave no es válida. Usa la clave secreta del proyecto: empieza por `sk_`.",
-    "error.secret_key_required": "Para vincular un servidor hace falta la clave secreta del proyecto (sk_...), no la pública.",
+    "error.secret_key_required": "Para vincular un servidor hace falta la clave secreta del proyecto (`sk_...`), no la pública.",
     "error.panel_not_found": "No hay ningún panel de canje en ese canal.",
     "error.panel_being_posted": "Se está creando un panel de canje en ese canal ahora mismo; inténtalo en un minuto.",
     "error.guild_not_linked.manager": (

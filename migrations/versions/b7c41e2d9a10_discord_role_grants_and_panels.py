@@ -1,7 +1,7 @@
 """discord: pending role grants, redeem panels, full codes in the log channel only on request
 
 Revision ID: b7c41e2d9a10
-Revises: 5e90eb7e9699
+Revises: 7c1d2e3f4a5b
 Create Date: 2026-11-27 09:00:00.000000
 
 Claims made before this revision have no grant row: the bot treats them as settled (it granted
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7c41e2d9a10'
-down_revision = '5e90eb7e9699'
+down_revision = '7c1d2e3f4a5b'
 branch_labels = None
 depends_on = None
 
