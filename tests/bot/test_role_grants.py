@@ -160,3 +160,19 @@ async def test_a_claim_in_another_server_owes_no_role_here(harness, linked, sess
     assert "You claimed" in last_text(calls) and "role" not in last_text(calls)
     assert owed(session_factory, linked.id, value) == []
     assert "Only members" in last_text(await harness.invoke("codes regrant", ROLE_MANAGER_MEMBER, code=value))
+
+
+async def test_a_claim_and_the_grant_it_owes_commit_together(harness, linked, session_factory, monkeypatch):
+    import bot.claiming as claiming
+
+    value = make_code(session_factory, linked.id)
+
+    def broken(*_args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(claiming, "open_role_grant", broken)
+    calls = await harness.invoke("claim", MEMBER, code=value)
+    assert "Something went wrong on my side" in last_text(calls)
+    with session_factory() as session:
+        assert get_code(session, linked.id, value).claims == 0
+    assert harness.role_changes == []
