@@ -96,14 +96,39 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # API replicas that start together each run `flask db upgrade`: one at a time,
+                    # and the next one sees the revision the first left (the lock ends with the
+                    # transaction).
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                context.run_migrations()
+                if sqlite:
+                    _check_sqlite_foreign_keys(connection)
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
 
-        with context.begin_transaction():
-            if connection.dialect.name == "postgresql":
-                # API replicas that start together each run `flask db upgrade`: one at a time,
-                # and the next one sees the revision the first left (the lock ends with the
-                # transaction).
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            context.run_migrations()
+
+# SQLite: batch mode changes a table by copying it and dropping the original. With foreign keys
+# on, DROP TABLE first deletes every row, and the deletes cascade: rebuilding `codes` would
+# delete every claim. So foreign keys are off while migrations run (the pragma is ignored inside
+# a transaction: it is set on the driver's connection, before one begins), every reference is
+# checked once they ran, and foreign keys are on again after.
+def _sqlite_foreign_keys(connection, *, on: bool) -> None:
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -10,6 +10,9 @@ Each domain function says what its work needs, and the session's transaction tak
   never queue behind writers); PostgreSQL runs in autocommit (SQLAlchemy's documented
   ``isolation_level="AUTOCOMMIT"`` execution option: no BEGIN and COMMIT round trips), where each
   statement sees a fresh snapshot, as under READ COMMITTED.
+- :func:`begin_streaming_read`: a read of one long statement streamed through a server-side
+  cursor (an export). SQLite reads as in ``begin_read``; PostgreSQL needs a transaction for the
+  cursor (it cannot outlive its statement in autocommit), read-only like any read here.
 - :func:`begin_statement`: one writing statement that is atomic on its own (a PostgreSQL claim).
   It joins a transaction the caller already has; otherwise it runs in autocommit, so the row lock
   it takes ends with the statement.
@@ -69,6 +72,19 @@ def begin_read(session: Session) -> None:
         session.connection(execution_options={**_AUTOCOMMIT, READ_ONLY_OPTION: True})
     else:
         session.connection(execution_options={READ_ONLY_OPTION: True})
+
+
+def begin_streaming_read(session: Session) -> None:
+    """Start a read whose rows are streamed (``yield_per``) from one long statement."""
+    session = _the_session(session)
+    if dialect_name(session) != "postgresql":
+        begin_read(session)
+        return
+    if session.in_transaction():
+        if session.connection().get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            return  # a transaction already: the cursor lives in it
+        session.commit()  # autocommitted statements: nothing is pending
+    session.connection(execution_options={READ_ONLY_OPTION: True})
 
 
 def begin_statement(session: Session) -> None:

@@ -112,3 +112,25 @@ class IdempotencyKeyReused(Conflict):
 class RequestInProgress(Conflict):
     code = "request_in_progress"
     default_message = "A request with this Idempotency-Key is still in progress; retry later."
+
+
+class CodeExists(Conflict):
+    """Values that a project has already, or that repeat within one request: ``errors`` names each
+    by its position (``{"codes.3": ["..."]}``), like a validation error."""
+
+    code = "code_exists"
+    default_message = "Some of these codes exist already."
+
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None):
+        self.errors = errors
+        super().__init__(message)
+
+
+class BatchNotFound(NotFound):
+    code = "batch_not_found"
+    default_message = "This project has no batch with this name."
+
+
+class BatchExhausted(Conflict):
+    code = "batch_exhausted"
+    default_message = "Every code of this batch has been handed out, claimed or has expired."

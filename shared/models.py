@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,13 +30,21 @@ from shared.db import Base
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-CODE_TYPES = ("creative", "alphanumeric", "numeric")
+CODE_TYPES = ("creative", "alphanumeric", "numeric", "custom")
+# The types generate draws; ``custom`` codes are a team's own values, brought by an import.
+GENERATED_TYPES = ("creative", "alphanumeric", "numeric")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 EMAIL_LENGTH = 320
 CODE_LENGTH = 64
+BATCH_LENGTH = 100
 # A redeem panel's embed: Discord allows a 256-character title; the description is kept short.
 PANEL_TITLE_LENGTH = 256
 PANEL_DESCRIPTION_LENGTH = 2000
+
+
+def _partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index of the rows ``where`` holds, on SQLite and PostgreSQL alike."""
+    return Index(name, *columns, unique=unique, sqlite_where=text(where), postgresql_where=text(where))
 
 
 class Project(Base):
@@ -63,7 +72,7 @@ class Code(Base):
         CheckConstraint("claims >= 0", name="claims_not_negative"),
         CheckConstraint("claims <= allowed_claims", name="claims_within_allowed"),
         CheckConstraint("allowed_claims >= 1", name="allowed_claims_positive"),
-        CheckConstraint("type IN ('creative', 'alphanumeric', 'numeric')", name="type_known"),
+        CheckConstraint("type IN ('creative', 'alphanumeric', 'numeric', 'custom')", name="type_known"),
         CheckConstraint(
             "valid_from IS NULL OR valid_until IS NULL OR valid_until > valid_from",
             name="window_ordered",
@@ -71,6 +80,38 @@ class Code(Base):
         Index("ix_codes_project_id_id", "project_id", "id"),
         # generate counts a project's codes of a type only as far as it must (shared.codes.generate).
         Index("ix_codes_project_id_type", "project_id", "type"),
+        # A code is handed out (shared.codes.assign) within its batch, to one person at most.
+        CheckConstraint(
+            "assigned_at IS NULL OR (batch IS NOT NULL"
+            " AND (assigned_email IS NOT NULL OR assigned_discord_user_id IS NOT NULL))",
+            name="assignment_in_batch",
+        ),
+        # The indexes below hold batched codes only: a project without batches pays nothing.
+        # A batch's codes, newest first (listing, export, counts).
+        _partial_index(
+            "ix_codes_project_id_batch_id", "project_id", "batch", "id", where="batch IS NOT NULL"
+        ),
+        # The codes a batch can still hand out: assigning finds one without walking the others.
+        _partial_index(
+            "ix_codes_unassigned", "project_id", "batch", where="batch IS NOT NULL AND assigned_at IS NULL"
+        ),
+        # One code per person per batch, whatever the races: the database refuses a second.
+        _partial_index(
+            "uq_codes_project_id_batch_assigned_email",
+            "project_id",
+            "batch",
+            "assigned_email",
+            where="assigned_email IS NOT NULL",
+            unique=True,
+        ),
+        _partial_index(
+            "uq_codes_project_id_batch_assigned_discord_user_id",
+            "project_id",
+            "batch",
+            "assigned_discord_user_id",
+            where="assigned_discord_user_id IS NOT NULL",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -88,6 +129,12 @@ class Code(Base):
     discord_role_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # A named group of codes (generate, import); compared exactly.
+    batch: Mapped[str | None] = mapped_column(String(BATCH_LENGTH))
+    # Handed out from its batch (POST /codes/assign, a hand-out panel): to whom, and when.
+    assigned_email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    assigned_discord_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Claim(Base):
@@ -187,7 +234,8 @@ class DiscordRoleGrant(Base):
 
 
 class DiscordPanel(Base):
-    """A redeem panel: a message with a "Redeem a code" button, at most one per channel.
+    """A panel: a message with a button, at most one per channel. A redeem panel's button opens a
+    form to claim a code; a hand-out panel (``batch`` set) gives each member one code of the batch.
 
     ``message_id`` is null while the message is being posted.
     """
@@ -202,6 +250,8 @@ class DiscordPanel(Base):
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # A hand-out panel's batch; null for a redeem panel.
+    batch: Mapped[str | None] = mapped_column(String(BATCH_LENGTH))
 
 
 class IdempotencyKey(Base):

@@ -25,8 +25,14 @@ CODE_COLUMNS = (
     "discord_role_id",
     "created_at",
     "updated_at",
+    "batch",
+    "assigned_email",
+    "assigned_discord_user_id",
+    "assigned_at",
 )
 
+# The columns above that hold times: a text() statement that returns codes types them with these.
+CODE_DATETIME_COLUMNS = ("valid_from", "valid_until", "created_at", "updated_at", "assigned_at")
 
 # What ``CodeRecord.status`` can answer, in the order it checks.
 CODE_STATUSES = ("expired", "fully_claimed", "not_yet_valid", "active")
@@ -46,6 +52,11 @@ class CodeRecord:
     discord_role_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    batch: str | None = None
+    # Handed out from its batch (shared.codes.assign): to an email address or a Discord member.
+    assigned_email: str | None = None
+    assigned_discord_user_id: int | None = None
+    assigned_at: dt.datetime | None = None
 
     @classmethod
     def from_row(cls, row) -> CodeRecord:
@@ -60,6 +71,38 @@ class CodeRecord:
         if self.valid_from is not None and self.valid_from > now:
             return "not_yet_valid"
         return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedCode:
+    code: str
+    # code_exists: the project has it already; duplicate: it came earlier in the same import.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    skipped: list[SkippedCode]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignResult:
+    code: CodeRecord
+    # False when this person had been given the code before (assigning is idempotent).
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """A batch and how far its codes went. ``available``: what assigning can still hand out."""
+
+    name: str
+    total: int
+    unclaimed: int
+    assigned: int
+    claimed: int
+    available: int
 
 
 @dataclass(frozen=True, slots=True)

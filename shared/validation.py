@@ -11,9 +11,10 @@ from email_validator import EmailNotValidError, validate_email
 
 from shared.clock import to_naive_utc
 from shared.errors import InvalidInput
-from shared.models import CODE_LENGTH, CODE_TYPES, EMAIL_LENGTH
+from shared.models import BATCH_LENGTH, CODE_LENGTH, EMAIL_LENGTH, GENERATED_TYPES
 
 MAX_GENERATE = 10_000
+MAX_IMPORT = 10_000
 MAX_SEND = 1_000
 # Claims one code may admit: within a 32-bit integer column.
 MAX_ALLOWED_CLAIMS = 2_000_000_000
@@ -26,6 +27,35 @@ def normalize_code(value: str, field: str = "code") -> str:
         raise InvalidInput({field: ["Must not be empty."]})
     if len(cleaned) > CODE_LENGTH:
         raise InvalidInput({field: [f"Must be at most {CODE_LENGTH} characters."]})
+    return cleaned
+
+
+# An imported (custom) code, once trimmed and lowercased: letters, digits, '-' and '_', starting and
+# ending with a letter or digit. Typeable anywhere, safe in a URL path and in a CSV cell.
+CUSTOM_CODE = re.compile(rf"[a-z0-9](?:[a-z0-9_-]{{0,{CODE_LENGTH - 2}}}[a-z0-9])?", re.ASCII)
+CUSTOM_CODE_RULE = (
+    f"Must be 1 to {CODE_LENGTH} letters, digits, '-' or '_', starting and ending with a letter or digit."
+)
+# A batch name: like a project's name, so it reads well in a URL, a file name and Discord.
+BATCH_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9 _.-]{{0,{BATCH_LENGTH - 1}}}", re.ASCII)
+BATCH_RULE = (
+    f"Must be 1 to {BATCH_LENGTH} letters, digits, spaces, '_', '.' or '-', starting with a letter or digit."
+)
+
+
+def normalize_custom_code(value: str, field: str = "code") -> str:
+    """A code a team brings (an import): normalized like every code, within the documented charset."""
+    cleaned = value.strip().lower()
+    if not CUSTOM_CODE.fullmatch(cleaned):
+        raise InvalidInput({field: [CUSTOM_CODE_RULE]})
+    return cleaned
+
+
+def normalize_batch(value: str, field: str = "batch") -> str:
+    """A batch name, trimmed; names compare exactly (``Beta`` and ``beta`` are two batches)."""
+    cleaned = value.strip()
+    if not BATCH_NAME.fullmatch(cleaned):
+        raise InvalidInput({field: [BATCH_RULE]})
     return cleaned
 
 
@@ -115,8 +145,17 @@ def generate_errors(
     errors: dict[str, list[str]] = {}
     if not 1 <= amount <= max_amount:
         errors["amount"] = [f"Must be between 1 and {max_amount}."]
-    if code_type not in CODE_TYPES:
-        errors["code_type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
+    if code_type not in GENERATED_TYPES:
+        errors["code_type"] = [f"Must be one of: {', '.join(GENERATED_TYPES)}."]
+    errors.update(settings_errors(allowed_claims, valid_from, valid_until, now))
+    return errors
+
+
+def settings_errors(
+    allowed_claims: int, valid_from: dt.datetime | None, valid_until: dt.datetime | None, now: dt.datetime
+) -> dict[str, list[str]]:
+    """The rules of the settings new codes share, generated or imported."""
+    errors: dict[str, list[str]] = {}
     if allowed_claims < 1:
         errors["allowed_claims"] = ["Must be at least 1."]
     elif allowed_claims > MAX_ALLOWED_CLAIMS:

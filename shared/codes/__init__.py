@@ -1,26 +1,38 @@
-"""Code services, one module per verb: generate, lookup (and listing), claim (and the token
-exchange), send and delete.
+"""Code services, one module per verb: generate, import, assign (hand out from a batch), lookup
+(and listing), batches, export, claim (and the token exchange), send and delete.
 
 Every function takes a session, flushes, and never commits: the caller (an HTTP request, a bot
 command, a CLI command) owns the transaction and rolls back after a DomainError. Each function
 says what shape of work it does (``shared.db``: a read, one statement, or a write transaction).
 """
 
+from shared.codes.assign import assign_code
+from shared.codes.batches import batch_names, get_batch, list_batches
 from shared.codes.claim import TOKEN_LIFETIME, claim_code, exchange_token
 from shared.codes.delete import delete_code
+from shared.codes.export import claims_csv, codes_csv
 from shared.codes.generate import generate_codes
+from shared.codes.imports import import_codes
 from shared.codes.lookup import get_code, list_claims, list_codes
-from shared.codes.send import refuse_unsendable, send_code
+from shared.codes.send import refuse_unsendable, send_code, send_from_batch
 
 __all__ = [
     "TOKEN_LIFETIME",
+    "assign_code",
+    "batch_names",
     "claim_code",
+    "claims_csv",
+    "codes_csv",
     "delete_code",
     "exchange_token",
     "generate_codes",
+    "get_batch",
     "get_code",
+    "import_codes",
+    "list_batches",
     "list_claims",
     "list_codes",
     "refuse_unsendable",
     "send_code",
+    "send_from_batch",
 ]

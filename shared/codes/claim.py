@@ -33,7 +33,7 @@ from shared.errors import (
     TokenNotFound,
 )
 from shared.models import Claim, Code
-from shared.records import CODE_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
+from shared.records import CODE_COLUMNS, CODE_DATETIME_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
 from shared.validation import normalize_code, normalize_email
 
 TOKEN_LIFETIME = dt.timedelta(seconds=60)
@@ -47,7 +47,7 @@ _CLAIMABLE = (
 _TAKE = f"UPDATE codes SET claims = claims + 1, updated_at = :now WHERE {_CLAIMABLE}"
 _RECORD_COLUMNS = "code_id, project_id, email, discord_user_id, token_digest, claimed_at"
 _CODE_COLUMNS = ", ".join(CODE_COLUMNS)
-_DATETIMES = {name: DateTime() for name in ("valid_from", "valid_until", "created_at", "updated_at")}
+_DATETIMES = {name: DateTime() for name in CODE_DATETIME_COLUMNS}
 _NOW = bindparam("now", type_=DateTime())
 
 # PostgreSQL: one statement. The INSERT runs only if the UPDATE took a claim; a second claim by

@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
-from sqlalchemy import DateTime, bindparam, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator
-from shared.db import begin_write, dialect_name
+from shared.codes.insert import insert_codes
+from shared.db import begin_write
 from shared.errors import CodeSpaceExhausted, InvalidInput
 from shared.models import Code
 from shared.records import CodeRecord
-from shared.validation import MAX_GENERATE, generate_errors, normalize_email
-
-_COLUMNS = (
-    "project_id, code, type, allowed_claims, claims, valid_from, valid_until, reserved_for, "
-    "discord_guild_id, discord_role_id, created_at, updated_at"
-)
-_VALUES = (
-    ":project_id, {value}, :type, :allowed_claims, 0, :valid_from, :valid_until, :reserved_for, "
-    ":discord_guild_id, :discord_role_id, :now, :now"
-)
-_TIMESTAMPS = (
-    bindparam("valid_from", type_=DateTime()),
-    bindparam("valid_until", type_=DateTime()),
-    bindparam("now", type_=DateTime()),
-)
-# One statement for the whole batch: an array parameter (PostgreSQL) or a JSON array (SQLite).
-_INSERT_MANY = {
-    "postgresql": text(
-        f"INSERT INTO codes ({_COLUMNS}) "
-        f"SELECT {_VALUES.format(value='c')} FROM unnest(CAST(:codes AS text[])) AS c "
-        "ON CONFLICT (project_id, code) DO NOTHING RETURNING id, code"
-    ).bindparams(*_TIMESTAMPS),
-    "sqlite": text(
-        f"INSERT INTO codes ({_COLUMNS}) "
-        f"SELECT {_VALUES.format(value='value')} FROM json_each(:codes) WHERE true "
-        "ON CONFLICT (project_id, code) DO NOTHING RETURNING id, code"
-    ).bindparams(*_TIMESTAMPS),
-}
+from shared.validation import MAX_GENERATE, generate_errors, normalize_batch, normalize_email
 
 # The types whose codes take room in the space of a new code of the key type: numeric codes are
 # alphanumeric too. (An alphanumeric code that happens to be all digits is rare, 0.05%; the
@@ -65,6 +38,7 @@ def generate_codes(
     reserved_for: str | None = None,
     discord_guild_id: int | None = None,
     discord_role_id: int | None = None,
+    batch: str | None = None,
     max_amount: int = MAX_GENERATE,
     generator: CodeGenerator | None = None,
 ) -> list[CodeRecord]:
@@ -84,6 +58,11 @@ def generate_codes(
     if reserved_for is not None:
         try:
             reserved_for = normalize_email(reserved_for, "reserved_for")
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if batch is not None:
+        try:
+            batch = normalize_batch(batch)
         except InvalidInput as exc:
             errors.update(exc.errors)
     if errors:
@@ -117,9 +96,9 @@ def generate_codes(
         "reserved_for": reserved_for,
         "discord_guild_id": discord_guild_id,
         "discord_role_id": discord_role_id,
+        "batch": batch,
         "now": now,
     }
-    dialect = dialect_name(session)
     created: list[tuple[int, str]] = []
     # Another request may take the same codes at the same moment; ON CONFLICT skips them and the
     # next round draws replacements. Rounds are bounded: the space was checked to hold amount.
@@ -129,9 +108,7 @@ def generate_codes(
             break
         candidates = generator.draw_distinct(code_type, missing, exclude=exclude)
         exclude.update(candidates)
-        batch = candidates if dialect == "postgresql" else json.dumps(candidates)
-        rows = session.execute(_INSERT_MANY[dialect], {**params, "codes": batch}).all()
-        created.extend((row.id, row.code) for row in rows)
+        created.extend(insert_codes(session, params, candidates))
     if len(created) < amount:
         raise CodeSpaceExhausted()
     return [
@@ -148,6 +125,7 @@ def generate_codes(
             discord_role_id=discord_role_id,
             created_at=now,
             updated_at=now,
+            batch=batch,
         )
         for code_id, code in created
     ]

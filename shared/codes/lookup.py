@@ -20,7 +20,7 @@ from shared.records import (
     encode_cursor,
     page_start,
 )
-from shared.validation import normalize_code, normalize_email
+from shared.validation import normalize_batch, normalize_code, normalize_email
 
 _codes = Code.__table__
 select_code = select(*(_codes.c[name] for name in CODE_COLUMNS))
@@ -54,6 +54,40 @@ def status_condition(status: str, now: dt.datetime):
     }[status]
 
 
+def codes_filter(
+    project_id: int,
+    *,
+    code_type: str | None = None,
+    status: str | None = None,
+    reserved_for: str | None = None,
+    batch: str | None = None,
+    errors: dict[str, list[str]],
+):
+    """The condition that selects the project's codes by the listing's filters (the listing's
+    and the export's); what is wrong with a filter is added to ``errors``."""
+    conditions = [Code.project_id == project_id]
+    if code_type is not None:
+        if code_type not in CODE_TYPES:
+            errors["code_type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
+        conditions.append(Code.type == code_type)
+    if status is not None:
+        if status not in CODE_STATUSES:
+            errors["status"] = [f"Must be one of: {', '.join(CODE_STATUSES)}."]
+        else:
+            conditions.append(status_condition(status, utcnow()))
+    if reserved_for is not None:
+        try:
+            conditions.append(Code.reserved_for == normalize_email(reserved_for, "reserved_for"))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if batch is not None:
+        try:
+            conditions.append(Code.batch == normalize_batch(batch))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    return and_(*conditions)
+
+
 def list_codes(
     session: Session,
     project_id: int,
@@ -63,32 +97,26 @@ def list_codes(
     code_type: str | None = None,
     status: str | None = None,
     reserved_for: str | None = None,
+    batch: str | None = None,
     prefix: str | None = None,
 ) -> Page[CodeRecord]:
     """The project's codes, newest first, a page at a time."""
     errors: dict[str, list[str]] = {}
-    if code_type is not None and code_type not in CODE_TYPES:
-        errors["code_type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
-    if status is not None and status not in CODE_STATUSES:
-        errors["status"] = [f"Must be one of: {', '.join(CODE_STATUSES)}."]
-    if reserved_for is not None:
-        try:
-            reserved_for = normalize_email(reserved_for, "reserved_for")
-        except InvalidInput as exc:
-            errors.update(exc.errors)
     before = page_start(limit, cursor, errors)
+    query = select_code.where(
+        codes_filter(
+            project_id,
+            code_type=code_type,
+            status=status,
+            reserved_for=reserved_for,
+            batch=batch,
+            errors=errors,
+        )
+    )
     if errors:
         raise InvalidInput(errors)
-
-    query = select_code.where(Code.project_id == project_id)
     if before is not None:
         query = query.where(Code.id < before)
-    if code_type is not None:
-        query = query.where(Code.type == code_type)
-    if status is not None:
-        query = query.where(status_condition(status, utcnow()))
-    if reserved_for is not None:
-        query = query.where(Code.reserved_for == reserved_for)
     if prefix:
         escaped = prefix.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Code.code.like(f"{escaped}%", escape="\\"))

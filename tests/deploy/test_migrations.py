@@ -21,7 +21,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, inspect
+from sqlalchemy import Column, Integer, MetaData, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
 
 import shared
@@ -157,3 +158,84 @@ def test_api_replicas_starting_together_migrate_once(empty_database_url):
         assert process.returncode == 0, err.decode()[-2000:]
     ran = sum(err.decode().count("Running upgrade") for _out, err in results)
     assert ran == len(list(_script().walk_revisions("base", "heads")))
+
+
+def _insert_code(connection, code: str, code_type: str, **columns) -> None:
+    values = {"project_id": 1, "code": code, "type": code_type, **columns}
+    names = ", ".join(values)
+    connection.execute(
+        text(
+            f"INSERT INTO codes ({names}, allowed_claims, claims, created_at, updated_at)"
+            f" VALUES ({', '.join(':' + name for name in values)}, 1, 0, :now, :now)"
+        ),
+        {**values, "now": "2030-01-01 00:00:00"},
+    )
+
+
+def test_the_batches_revision_admits_custom_codes_and_guards_assignments(migrations_app, caplog):
+    """What autogenerate cannot compare: CHECK constraints and the WHERE of partial indexes; and
+    rebuilding `codes` on SQLite keeps the rows that refer to it (migrations/env.py)."""
+    with migrations_app.app_context():
+        flask_migrate.upgrade(revision="b7c41e2d9a10")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins,"
+                    " created_at) VALUES ('p', 'a', 'b', '[]', '2030-01-01 00:00:00')"
+                )
+            )
+            _insert_code(connection, "claimed", "creative")
+            connection.execute(
+                text(
+                    "INSERT INTO claims (code_id, project_id, email, claimed_at)"
+                    " SELECT id, 1, 'a@example.com', created_at FROM codes"
+                )
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            _insert_code(connection, "mine", "custom")
+        flask_migrate.upgrade(revision="c3e8f1a2b4d6")
+        # SQLite rebuilt the table: the claims that refer to its rows are still there.
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM claims")).scalar() == 1
+        with db.engine.begin() as connection:
+            _insert_code(connection, "mine", "custom")
+            _insert_code(
+                connection,
+                "123456",
+                "numeric",
+                batch="b",
+                assigned_email="a@example.com",
+                assigned_at="2030-01-01",
+            )
+        # An assignment outside a batch, and a second code for the same email in the batch.
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            _insert_code(
+                connection,
+                "curious-cat",
+                "creative",
+                assigned_email="a@example.com",
+                assigned_at="2030-01-01",
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            _insert_code(
+                connection,
+                "abc123",
+                "alphanumeric",
+                batch="b",
+                assigned_email="a@example.com",
+                assigned_at="2030-01-01",
+            )
+        indexes = {index["name"]: index for index in inspect(db.engine).get_indexes("codes")}
+        for name in ("ix_codes_unassigned", "uq_codes_project_id_batch_assigned_email"):
+            where = indexes[name]["dialect_options"].get(f"{db.engine.dialect.name}_where")
+            assert where is not None and "NULL" in str(where).upper(), indexes[name]
+        # Custom codes exist: going back would break the old constraint, so it is refused.
+        with pytest.raises(SystemExit):  # Flask-Migrate's way of failing a command
+            flask_migrate.downgrade(revision="b7c41e2d9a10")
+        assert "1 custom (imported) codes exist" in caplog.text
+        assert current_revisions() == {"c3e8f1a2b4d6"}
+        with db.engine.begin() as connection:
+            connection.execute(text("DELETE FROM codes WHERE type = 'custom'"))
+        flask_migrate.downgrade(revision="b7c41e2d9a10")
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            _insert_code(connection, "mine", "custom")

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shared.codegen import CodeGenerator, is_in_space
-from shared.models import CODE_TYPES
+from shared.models import GENERATED_TYPES
 
 FORMATS = {
     "creative": re.compile(r"[a-z]+-[a-z]+"),
@@ -19,7 +19,7 @@ FORMATS = {
 }
 
 seeds = st.integers(min_value=0, max_value=2**64)
-code_types = st.sampled_from(CODE_TYPES)
+code_types = st.sampled_from(GENERATED_TYPES)
 
 
 def seeded(seed: int) -> CodeGenerator:
@@ -38,11 +38,11 @@ def test_default_randomness_is_system_random():
 def test_an_injected_random_makes_draws_reproducible():
     first = CodeGenerator(random.Random(7))
     second = CodeGenerator(random.Random(7))
-    for code_type in CODE_TYPES:
+    for code_type in GENERATED_TYPES:
         assert first.draw_distinct(code_type, 20) == second.draw_distinct(code_type, 20)
 
 
-@pytest.mark.parametrize("code_type", CODE_TYPES)
+@pytest.mark.parametrize("code_type", GENERATED_TYPES)
 def test_default_generator_draws_the_documented_format(code_type):
     codes = CodeGenerator().draw_distinct(code_type, 200)
     assert len(set(codes)) == 200

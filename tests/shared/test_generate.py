@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shared.codes import generate_codes
 from shared.errors import CodeSpaceExhausted, InvalidInput
-from shared.models import CODE_TYPES, Code
+from shared.models import GENERATED_TYPES, Code
 from tests.shared.conftest import T0, ScriptedGenerator
 
 FORMATS = {
@@ -110,7 +110,7 @@ def test_defaults_are_creative_single_claim_without_window(session, project):
     assert record.valid_from is record.valid_until is record.reserved_for is None
 
 
-@pytest.mark.parametrize("code_type", CODE_TYPES)
+@pytest.mark.parametrize("code_type", GENERATED_TYPES)
 def test_each_type_stores_codes_of_its_format(session, session_factory, project, code_type):
     generate_codes(session, project.id, amount=50, code_type=code_type)
     session.commit()

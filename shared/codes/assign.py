@@ -1,0 +1,149 @@
+"""Handing out codes from a batch, one per person: an email address or a Discord member.
+
+A code can be handed out while it is in the batch, unassigned, unreserved, unclaimed and not
+expired. Assigning it records the person and, for an email address, reserves the code for it (so
+only they can claim it). The same person asking again gets the same code: idempotent by design.
+
+Correctness is the database's: a partial unique index on (project, batch, person) makes a second
+code for one person impossible, whatever the races. Taking a free code is one UPDATE:
+
+- PostgreSQL: ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)``, so concurrent
+  requests take different codes instead of queueing for one. Only when every free code is locked
+  by requests still running does it wait for them (one may fail, and its code is free again), so
+  "exhausted" is only ever said of a batch that is. Outside a caller's transaction it runs in
+  autocommit, one statement, like a claim.
+- SQLite: its single writer (``BEGIN IMMEDIATE``) serialises the read of the person's code and the
+  UPDATE; nobody can come in between.
+
+Two requests for one person that pass the first read together both take a code; the unique index
+refuses the second UPDATE (PostgreSQL waits for the first to commit), and the second request
+answers with the first one's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy import DateTime, bindparam, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.clock import utcnow
+from shared.db import begin_statement, dialect_name
+from shared.errors import BatchExhausted, BatchNotFound, InvalidInput
+from shared.models import Code
+from shared.records import CODE_COLUMNS, CODE_DATETIME_COLUMNS, AssignResult, CodeRecord
+from shared.validation import normalize_batch, normalize_email
+
+_COLUMNS = ", ".join(CODE_COLUMNS)
+_DATETIMES = {name: DateTime() for name in CODE_DATETIME_COLUMNS}
+_NOW = bindparam("now", type_=DateTime())
+# ``ix_codes_unassigned`` holds exactly the batch's unassigned codes.
+_FREE = (
+    "project_id = :project_id AND batch = :batch AND assigned_at IS NULL AND reserved_for IS NULL "
+    "AND claims = 0 AND (valid_until IS NULL OR valid_until > :now)"
+)
+_SET = (
+    "assigned_email = :email, assigned_discord_user_id = :discord_user_id, assigned_at = :now, "
+    "reserved_for = :email, updated_at = :now"
+)
+
+
+def _take(lock: str) -> text:
+    return (
+        text(
+            f"UPDATE codes SET {_SET} WHERE id = (SELECT id FROM codes WHERE {_FREE} LIMIT 1 {lock}) "
+            f"AND assigned_at IS NULL RETURNING {_COLUMNS}"
+        )
+        .bindparams(_NOW)
+        .columns(**_DATETIMES)
+    )
+
+
+_TAKE_SKIPPING_LOCKED = _take("FOR UPDATE SKIP LOCKED")
+_TAKE_WAITING = _take("FOR UPDATE")
+_TAKE_SQLITE = _take("")
+_HELD = {
+    person: text(
+        f"SELECT {_COLUMNS} FROM codes "
+        f"WHERE project_id = :project_id AND batch = :batch AND {column} = :{person}"
+    ).columns(**_DATETIMES)
+    for person, column in (("email", "assigned_email"), ("discord_user_id", "assigned_discord_user_id"))
+}
+# A race with the same person ends after one more round; the bound is for what cannot happen.
+_ROUNDS = 3
+
+
+def assign_code(
+    session: Session,
+    project_id: int,
+    batch: str,
+    *,
+    email: str | None = None,
+    discord_user_id: int | None = None,
+) -> AssignResult:
+    """The code of ``batch`` handed to this email address or Discord member: theirs already, or a
+    free one now. Raises BatchNotFound (no code has this batch) or BatchExhausted."""
+    errors: dict[str, list[str]] = {}
+    try:
+        batch = normalize_batch(batch)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if email is not None:
+        try:
+            email = normalize_email(email)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    elif discord_user_id is None:
+        errors["email"] = ["Codes are handed out to an email address or a Discord member."]
+    if errors:
+        raise InvalidInput(errors)
+    person = "email" if email is not None else "discord_user_id"
+    params = {
+        "project_id": project_id,
+        "batch": batch,
+        "email": email,
+        "discord_user_id": discord_user_id if email is None else None,
+        "now": utcnow(),
+    }
+    begin_statement(session)
+    for _ in range(_ROUNDS):
+        held = session.execute(_HELD[person], params).first()
+        if held is not None:
+            return AssignResult(CodeRecord.from_row(held), new=False)
+        try:
+            with _undone_alone_if_refused(session):
+                row = _take_free_code(session, params)
+        except IntegrityError as exc:
+            if "assigned" not in str(exc.orig):
+                raise
+            continue  # this person was just given a code by a concurrent request: read it
+        if row is not None:
+            return AssignResult(CodeRecord.from_row(row), new=True)
+        raise _why_none_left(session, project_id, batch)
+    raise RuntimeError("assigning kept meeting a concurrent assignment that could not be read")
+
+
+def _take_free_code(session: Session, params: dict):
+    if dialect_name(session) != "postgresql":
+        return session.execute(_TAKE_SQLITE, params).first()
+    row = session.execute(_TAKE_SKIPPING_LOCKED, params).first()
+    if row is None:
+        row = session.execute(_TAKE_WAITING, params).first()
+    return row
+
+
+def _undone_alone_if_refused(session: Session):
+    """A savepoint inside a transaction, so a refused UPDATE undoes only itself; in autocommit
+    (PostgreSQL, no caller's transaction) the statement is its own transaction already."""
+    options = session.connection().get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return contextlib.nullcontext()
+    return session.begin_nested()
+
+
+def _why_none_left(session: Session, project_id: int, batch: str) -> Exception:
+    exists = session.execute(
+        select(Code.id).where(Code.project_id == project_id, Code.batch == batch).limit(1)
+    ).first()
+    return BatchExhausted() if exists is not None else BatchNotFound()
