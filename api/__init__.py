@@ -11,6 +11,7 @@ from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
     from api import abuse, health, request_id
+    from api.batches.resources import blp as batches_blp
     from api.claims.resources import blp as claims_blp
     from api.cli import register as register_cli
     from api.codes.resources import blp as codes_blp
@@ -65,7 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     api = Api(app, spec_kwargs={"extra_plugins": [RateLimitDocPlugin()]})
     register_error_handlers(app)  # after flask-smorest's own, which they replace
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (codes_blp, claims_blp, deliveries_blp, health.blp):
+    for blueprint in (codes_blp, claims_blp, deliveries_blp, batches_blp, health.blp):
         api.register_blueprint(blueprint)
     request_id.init_app(app)
     app.extensions["codes_api"] = api

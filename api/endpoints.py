@@ -6,3 +6,4 @@ Flask names an endpoint ``<blueprint>.<view class>``; tests/api/test_app.py chec
 CLAIM = "codes.ClaimCode"
 GENERATE = "codes.Generate"
 SEND = "codes.Send"
+IMPORT = "codes.Import"

@@ -77,7 +77,10 @@ class ErrorSchema(Schema):
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
-        metadata={"description": "Validation errors by field name (422 only)."},
+        metadata={
+            "description": "Validation errors by field name (422); the values a 409 code_exists "
+            "refuses, by position (codes.3)."
+        },
     )
 
 
@@ -147,6 +150,7 @@ API_FIELD_NAMES = {
     "reserved_for": "reservedFor",
     "code_type": "type",
     "discord_user_id": "discordUserId",
+    "skip_existing": "skipExisting",
 }
 # Where the API words a domain error its own way (the Codes API's clients expect this one).
 API_MESSAGES = {domain.Unauthenticated: HTTP_ERRORS[401][1]}
@@ -162,8 +166,10 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
     status = next((code for kind, code in STATUS_BY_KIND if isinstance(exc, kind)), 400)
     message = API_MESSAGES.get(type(exc), exc.message)
     errors = None
-    if isinstance(exc, domain.InvalidInput):
+    # Validation errors, and the values a code_exists refuses, by field (or position) name.
+    if getattr(exc, "errors", None) is not None:
         errors = {api_field_name(name): messages for name, messages in exc.errors.items()}
+    if isinstance(exc, domain.InvalidInput):
         message = "Invalid value for: " + ", ".join(sorted(errors)) + "."
     return error_response(status, exc.code, message, errors=errors)
 

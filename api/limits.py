@@ -89,6 +89,8 @@ RULES = (
     ),
     LimitRule("RATELIMIT_CLAIM_PER_IP", "claim-ip", client_ip, endpoints.CLAIM),
     LimitRule("RATELIMIT_GENERATE_PER_KEY", "generate-key", api_key_id, endpoints.GENERATE),
+    # Importing creates as many codes as generating: the same limit, counted apart.
+    LimitRule("RATELIMIT_GENERATE_PER_KEY", "import-key", api_key_id, endpoints.IMPORT),
     LimitRule("RATELIMIT_SEND_PER_KEY", "send-key", api_key_id, endpoints.SEND),
     LimitRule("RATELIMIT_PER_KEY", "key", api_key_id),
     LimitRule("RATELIMIT_PER_IP", "ip", client_ip),

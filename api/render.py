@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 
-from flask import Response, current_app
+from flask import Response, current_app, stream_with_context
 
 from shared.clock import isoformat_z, utcnow
 from shared.records import ClaimRecord, CodeRecord
@@ -26,6 +27,19 @@ def code_json(record: CodeRecord, now=None) -> dict:
         "status": record.status(now or utcnow()),
         "createdAt": _timestamp(record.created_at),
         "updatedAt": _timestamp(record.updated_at),
+        "batch": record.batch,
+        "assignedTo": _assigned_to(record),
+    }
+
+
+def _assigned_to(record: CodeRecord) -> dict | None:
+    if record.assigned_at is None:
+        return None
+    discord_id = record.assigned_discord_user_id
+    return {
+        "email": record.assigned_email,
+        "discordUserId": str(discord_id) if discord_id is not None else None,
+        "assignedAt": _timestamp(record.assigned_at),
     }
 
 
@@ -44,3 +58,10 @@ def success(data) -> Response:
         status=200,
         mimetype="application/json",
     )
+
+
+def csv_download(chunks: Iterator[str], filename: str) -> Response:
+    """A CSV file streamed as ``chunks`` come (the request's session stays open until the last)."""
+    response = current_app.response_class(stream_with_context(chunks), status=200, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

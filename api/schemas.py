@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from shared.errors import InvalidInput
 from shared.models import CODE_TYPES
 from shared.records import CODE_STATUSES
-from shared.validation import normalize_code, normalize_email, parse_timestamp
+from shared.validation import normalize_batch, normalize_code, normalize_email, parse_timestamp
 
 
 class StrictSchema(Schema):
@@ -62,6 +62,16 @@ class CodeValue(_DomainChecked):
         super().__init__(**kwargs)
 
 
+class BatchName(_DomainChecked):
+    """A batch name: 1 to 100 letters, digits, spaces, '_', '.' or '-'; compared exactly."""
+
+    rule = staticmethod(normalize_batch)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("example", "beta-keys")
+        super().__init__(**kwargs)
+
+
 class Timestamp(_DomainChecked):
     """ISO 8601; without an offset, UTC."""
 
@@ -74,6 +84,14 @@ class Timestamp(_DomainChecked):
 
 class ReservedForSchema(Schema):
     email = fields.String(required=True)
+
+
+class AssignedToSchema(Schema):
+    """Whom the code was handed out to from its batch: an email address or a Discord member."""
+
+    email = fields.String(required=True, allow_none=True)
+    discordUserId = fields.String(required=True, allow_none=True)
+    assignedAt = fields.String(required=True, metadata={"format": "date-time"})
 
 
 class CodeSchema(Schema):
@@ -89,6 +107,8 @@ class CodeSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(CODE_STATUSES))
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
     updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+    batch = fields.String(required=True, allow_none=True, metadata={"example": "beta-keys"})
+    assignedTo = fields.Nested(AssignedToSchema, required=True, allow_none=True)
 
 
 def envelope(data_field: fields.Field, name: str) -> type[Schema]:

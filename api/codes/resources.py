@@ -6,21 +6,26 @@ from flask.views import MethodView
 
 from api.auth import current_key, require_key
 from api.codes.schemas import (
+    AssignedEnvelope,
+    AssignSchema,
     ClaimedEnvelope,
     ClaimPageEnvelope,
     ClaimSchema,
     CodeBodySchema,
     CodeEnvelope,
+    CodeFiltersSchema,
     CodeListEnvelope,
     CodePageEnvelope,
     GenerateSchema,
+    ImportedEnvelope,
+    ImportSchema,
     ListCodesQuerySchema,
     SendSchema,
     SentEnvelope,
 )
 from api.extensions import Blueprint, db
 from api.idempotency import idempotent
-from api.render import claim_json, code_json, success
+from api.render import claim_json, code_json, csv_download, success
 from api.schemas import PageQuerySchema
 from shared import codes
 from shared.clock import isoformat_z, utcnow
@@ -34,7 +39,7 @@ class Codes(MethodView):
     @blp.errors(401, 403, 422)
     @require_key()
     @blp.arguments(ListCodesQuerySchema, location="query", as_kwargs=True)
-    def get(self, limit, cursor, type=None, status=None, reservedFor=None):
+    def get(self, limit, cursor, type=None, status=None, reservedFor=None, batch=None):
         """List codes, newest first
 
         Cursor pagination: pass `nextCursor` of one page as `cursor` to get the next.
@@ -47,9 +52,42 @@ class Codes(MethodView):
             code_type=type,
             status=status,
             reserved_for=reservedFor,
+            batch=batch,
         )
         now = utcnow()
         return success({"items": [code_json(c, now) for c in page.items], "nextCursor": page.next_cursor})
+
+
+_CSV_DOC = {
+    "200": {
+        "description": "A CSV file (a header row, then one row per item), streamed.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@blp.route("/export.csv")
+class CodesExport(MethodView):
+    @blp.doc(responses=_CSV_DOC)
+    @blp.errors(401, 403, 422)
+    @require_key()
+    @blp.arguments(CodeFiltersSchema, location="query", as_kwargs=True)
+    def get(self, type=None, status=None, reservedFor=None, batch=None):
+        """Export codes as CSV, oldest first
+
+        Every code the filters of `GET /codes` select, streamed: any number of rows in constant
+        memory. Columns: code, type, status, allowedClaims, claims, validFrom, validUntil,
+        reservedFor, batch, assignedEmail, assignedDiscordUserId, assignedAt, createdAt.
+        """
+        chunks = codes.codes_csv(
+            db.session,
+            current_key().project_id,
+            code_type=type,
+            status=status,
+            reserved_for=reservedFor,
+            batch=batch,
+        )
+        return csv_download(chunks, "codes.csv")
 
 
 @blp.route("/<code>")
@@ -78,6 +116,20 @@ class CodeClaims(MethodView):
         return success({"items": [claim_json(c) for c in page.items], "nextCursor": page.next_cursor})
 
 
+@blp.route("/<code>/claims.csv")
+class CodeClaimsExport(MethodView):
+    @blp.doc(responses=_CSV_DOC)
+    @blp.errors(401, 403, 404)
+    @require_key()
+    def get(self, code):
+        """Export who claimed a code as CSV, oldest first
+
+        Streamed. Columns: code, email, discordUserId, claimedAt.
+        """
+        chunks = codes.claims_csv(db.session, current_key().project_id, code=code)
+        return csv_download(chunks, "claims.csv")
+
+
 @blp.route("/generate")
 class Generate(MethodView):
     @blp.response(200, CodeListEnvelope)
@@ -100,10 +152,64 @@ class Generate(MethodView):
             valid_from=body["validFrom"],
             valid_until=body["validUntil"],
             reserved_for=body["reservedFor"],
+            batch=body["batch"],
         )
         db.session.commit()
         now = utcnow()
         return success([code_json(c, now) for c in created])
+
+
+@blp.route("/import")
+class Import(MethodView):
+    @blp.response(200, ImportedEnvelope)
+    @blp.errors(400, 401, 403, 409, 413, 422)
+    @require_key()
+    @blp.arguments(ImportSchema)
+    @idempotent
+    def post(self, body):
+        """Import codes you already have
+
+        Up to 10000 values, created as type `custom` with the settings given, all or none: a
+        value the project has already, or one repeated in the list (after trimming and
+        lowercasing), is 409 `code_exists` with `errors` naming each by position, unless
+        `skipExisting` imports the others and reports them in `skipped`.
+        """
+        result = codes.import_codes(
+            db.session,
+            current_key().project_id,
+            body["codes"],
+            allowed_claims=body["allowedClaims"],
+            valid_from=body["validFrom"],
+            valid_until=body["validUntil"],
+            batch=body["batch"],
+            skip_existing=body["skipExisting"],
+        )
+        db.session.commit()
+        return success(
+            {
+                "imported": result.imported,
+                "skipped": [{"code": s.code, "reason": s.reason} for s in result.skipped],
+            }
+        )
+
+
+@blp.route("/assign")
+class Assign(MethodView):
+    @blp.response(200, AssignedEnvelope)
+    @blp.errors(400, 401, 403, 404, 409, 413, 422)
+    @require_key()
+    @blp.arguments(AssignSchema)
+    def post(self, body):
+        """Hand out one code of a batch to an email address
+
+        The code is reserved for the address (only it can claim it). The same address asking
+        again gets the same code (`new`: false): one code per address per batch, under any
+        concurrency. 404 `batch_not_found`; 409 `batch_exhausted` when no code is left to hand
+        out (every one assigned, reserved, claimed or expired).
+        """
+        result = codes.assign_code(db.session, current_key().project_id, body["batch"], email=body["email"])
+        db.session.commit()
+        return success({"code": code_json(result.code), "new": result.new})
 
 
 @blp.route("/claim")
@@ -144,8 +250,15 @@ class Send(MethodView):
 
         Queues one delivery per recipient who could claim the code; the others are skipped with a
         reason. A code that is not yet valid may be sent; an expired or fully claimed one may not.
+        With `batch` instead of `code`, each recipient is handed one code of the batch (their own
+        if they had one) and sent it; skipped: `already_sent`, and `batch_exhausted` once it runs
+        out.
         """
-        result = codes.send_code(db.session, current_key().project_id, body["code"], body["emails"])
+        project_id = current_key().project_id
+        if "batch" in body:
+            result = codes.send_from_batch(db.session, project_id, body["batch"], body["emails"])
+        else:
+            result = codes.send_code(db.session, project_id, body["code"], body["emails"])
         db.session.commit()
         return success(
             {

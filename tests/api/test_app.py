@@ -20,7 +20,7 @@ def test_config_overrides_come_last(tmp_path, monkeypatch):
 
 
 def test_the_endpoints_singled_out_by_limits_and_cors_exist(app_without_database):
-    for name in (endpoints.CLAIM, endpoints.GENERATE, endpoints.SEND):
+    for name in (endpoints.CLAIM, endpoints.GENERATE, endpoints.SEND, endpoints.IMPORT):
         assert name in app_without_database.view_functions, name
 
 

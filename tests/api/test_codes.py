@@ -23,6 +23,8 @@ CODE_FIELDS = {
     "status",
     "createdAt",
     "updatedAt",
+    "batch",
+    "assignedTo",
 }
 
 
@@ -43,6 +45,7 @@ def test_generate_defaults_to_one_creative_single_claim_code(generate):
     assert code["type"] == "creative"
     assert code["allowedClaims"] == 1 and code["claims"] == 0
     assert code["validFrom"] is None and code["validUntil"] is None and code["reservedFor"] is None
+    assert code["batch"] is None and code["assignedTo"] is None
     assert code["status"] == "active"
     assert ISO_MS_Z.fullmatch(code["createdAt"]) and ISO_MS_Z.fullmatch(code["updatedAt"])
 

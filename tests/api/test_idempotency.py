@@ -202,6 +202,7 @@ def test_the_openapi_document_describes_the_header(client):
     }
     assert described == {
         ("/codes/generate", "post"),
+        ("/codes/import", "post"),
         ("/codes/claim", "post"),
         ("/codes/send", "post"),
         ("/codes/delete", "post"),

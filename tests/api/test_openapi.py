@@ -15,6 +15,12 @@ ROUTES = {
     ("/codes/delete", "post"),
     ("/codes/delete", "delete"),
     ("/claims/exchange", "post"),
+    ("/codes/import", "post"),
+    ("/codes/assign", "post"),
+    ("/codes/export.csv", "get"),
+    ("/codes/{code}/claims.csv", "get"),
+    ("/batches", "get"),
+    ("/batches/{batch}", "get"),
 }
 
 
