@@ -60,25 +60,26 @@ def codes_csv(
         raise InvalidInput(errors)
     query = select_code.where(condition).order_by(Code.id)
     now = utcnow()
+    return _csv(CODE_COLUMNS, (code_row(CodeRecord.from_row(r), now) for r in _streamed(session, query)))
 
-    def row(record: CodeRecord) -> tuple:
-        return (
-            record.code,
-            record.type,
-            record.status(now),
-            record.allowed_claims,
-            record.claims,
-            isoformat_z(record.valid_from) or "",
-            isoformat_z(record.valid_until) or "",
-            record.reserved_for or "",
-            record.batch or "",
-            record.assigned_email or "",
-            record.assigned_discord_user_id or "",
-            isoformat_z(record.assigned_at) or "",
-            isoformat_z(record.created_at),
-        )
 
-    return _csv(CODE_COLUMNS, (row(CodeRecord.from_row(r)) for r in _streamed(session, query)))
+def code_row(record: CodeRecord, now) -> tuple:
+    """A code as one CSV row, in the order of ``CODE_COLUMNS``."""
+    return (
+        record.code,
+        record.type,
+        record.status(now),
+        record.allowed_claims,
+        record.claims,
+        isoformat_z(record.valid_from) or "",
+        isoformat_z(record.valid_until) or "",
+        record.reserved_for or "",
+        record.batch or "",
+        record.assigned_email or "",
+        record.assigned_discord_user_id or "",
+        isoformat_z(record.assigned_at) or "",
+        isoformat_z(record.created_at),
+    )
 
 
 def claims_csv(
