@@ -58,19 +58,20 @@ class CodesBot(commands.AutoShardedBot):
         self._engine = engine
 
     async def setup_hook(self) -> None:
-        """Load the cogs, the translator and the redeem panels' button.
+        """Load the cogs, the translator and the panels' buttons.
 
         No network here: commands are synced only by ``python -m bot sync``. The panel's button
         has a fixed custom id and no timeout, so panels posted before a restart keep working.
         """
         from bot.cogs.claim import ClaimCog
         from bot.cogs.codes import CodesCog
-        from bot.panel import RedeemPanelView
+        from bot.panel import HandOutPanelView, RedeemPanelView
 
         await self.tree.set_translator(CatalogTranslator())
         await self.add_cog(CodesCog(self))
         await self.add_cog(ClaimCog(self))
         self.add_view(RedeemPanelView())
+        self.add_view(HandOutPanelView())
 
     async def post_log(self, channel_id: int | None, guild_id: int, content: str, *, locale=None) -> bool:
         """Write one line to the server's log channel; whether it was written. A missing or closed

@@ -33,6 +33,9 @@ _DOMAIN_CODES = {
     "secret_key_required",
     "panel_not_found",
     "panel_being_posted",
+    "code_exists",
+    "batch_not_found",
+    "batch_exhausted",
 }
 
 # The domain's field names that the bot's options call otherwise.

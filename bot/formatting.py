@@ -18,7 +18,7 @@ from shared.records import ClaimRecord, CodeRecord
 from shared.role_grants import GrantState
 
 INLINE_LIMIT = 20
-CSV_COLUMNS = ("code", "type", "allowedClaims", "validFrom", "validUntil", "reservedFor")
+CSV_COLUMNS = ("code", "type", "allowedClaims", "validFrom", "validUntil", "reservedFor", "batch")
 CLAIMS_CSV_COLUMNS = ("claimedAt", "discordUserId", "email", "role")
 STATUS_ICONS = {"active": "🟢", "not_yet_valid": "🕒", "fully_claimed": "🔴", "expired": "⚫"}
 COLOURS = {
@@ -81,6 +81,7 @@ def codes_csv(codes: list[CodeRecord]) -> discord.File:
                 isoformat_z(code.valid_from) or "",
                 isoformat_z(code.valid_until) or "",
                 code.reserved_for or "",
+                code.batch or "",
             )
         )
     return discord.File(io.BytesIO(buffer.getvalue().encode()), filename="codes.csv")
@@ -109,6 +110,8 @@ def generated_summary(
         parts.append(t(locale, "generate.reserved_for", email=reserved))
     if role is not None:
         parts.append(t(locale, "generate.grants", role=role.mention))
+    if first.batch:
+        parts.append(t(locale, "generate.batch", batch=first.batch))
     return ", ".join(parts) + "."
 
 
@@ -127,12 +130,23 @@ def info_embed(
     embed.add_field(name=t(locale, "info.valid"), value=window(code, locale), inline=False)
     embed.add_field(name=t(locale, "info.reserved_for"), value=code.reserved_for or t(locale, "info.anyone"))
     embed.add_field(name=t(locale, "info.role"), value=role_text(code, guild_id, locale))
+    if code.batch is not None:
+        embed.add_field(name=t(locale, "info.batch"), value=code.batch)
+        embed.add_field(name=t(locale, "info.handed_out"), value=handed_out_text(code, locale))
     if deliveries is not None:
         embed.add_field(
             name=t(locale, "info.deliveries"), value=deliveries_text(deliveries, locale), inline=False
         )
     embed.set_footer(text=t(locale, "info.created", at=isoformat_z(code.created_at)))
     return embed
+
+
+def handed_out_text(code: CodeRecord, locale) -> str:
+    """To whom and when a code of a batch was handed out (the email in full: managers read it)."""
+    if code.assigned_at is None:
+        return t(locale, "info.not_handed_out")
+    who = code.assigned_email or f"<@{code.assigned_discord_user_id}>"
+    return f"{who} · {ago(code.assigned_at)}"
 
 
 def deliveries_text(counts: dict[str, int], locale) -> str:
@@ -157,6 +171,7 @@ def list_embed(codes: list[CodeRecord], *, page: int, filters: str, locale) -> d
         embed.description = "\n".join(
             f"`{code.code}` · {status_label(code.status(now), locale)} · {code.claims}/{code.allowed_claims}"
             + (f" · {t(locale, 'list.reserved')}" if code.reserved_for else "")
+            + (f" · {t(locale, 'list.handed_out')}" if code.assigned_at else "")
             for code in codes
         )
     else:

@@ -147,3 +147,12 @@ def _why_none_left(session: Session, project_id: int, batch: str) -> Exception:
         select(Code.id).where(Code.project_id == project_id, Code.batch == batch).limit(1)
     ).first()
     return BatchExhausted() if exists is not None else BatchNotFound()
+
+
+_ANY_FREE = text(f"SELECT 1 FROM codes WHERE {_FREE} LIMIT 1").bindparams(_NOW)
+
+
+def has_free_codes(session: Session, project_id: int, batch: str) -> bool:
+    """Whether the batch still has a code to hand out (read where the session stands)."""
+    params = {"project_id": project_id, "batch": normalize_batch(batch), "now": utcnow()}
+    return session.execute(_ANY_FREE, params).first() is not None

@@ -1,7 +1,7 @@
 """Importing codes a team already has (beta keys, licence keys, gift codes made elsewhere).
 
-All or nothing: a value the project has already, or one that repeats within the request (after
-normalization: ``ABC`` and `` abc `` are one code), refuses the whole import with
+All or nothing: values the project has already, and values that repeat within the request
+(after normalization: ``ABC`` and `` abc `` are one code), refuse the whole import with one
 ``CodeExists`` naming each, unless ``skip_existing`` imports the rest and reports them. The
 check is the INSERT itself (``ON CONFLICT DO NOTHING``), so two imports racing for a value
 cannot both get it.
@@ -65,12 +65,6 @@ def import_codes(
             repeats[index] = value
         else:
             first_at[value] = index
-    if repeats and not skip_existing:
-        raise CodeExists(
-            {f"codes.{index}": [f"Repeats codes.{first_at[value]}."] for index, value in repeats.items()},
-            _message(list(repeats.values()), "is repeated", "are repeated"),
-        )
-
     begin_write(session)
     settings = {
         "project_id": project_id,
@@ -83,11 +77,20 @@ def import_codes(
     }
     inserted = {code for _, code in insert_codes(session, settings, list(first_at))}
     existing = [value for value in first_at if value not in inserted]
-    if existing and not skip_existing:
+    if (existing or repeats) and not skip_existing:
         # The caller rolls back, and the values inserted go with it.
+        errors = {f"codes.{first_at[value]}": ["Exists already in this project."] for value in existing}
+        errors.update(
+            {f"codes.{index}": [f"Repeats codes.{first_at[value]}."] for index, value in repeats.items()}
+        )
+        messages = []
+        if existing:
+            messages.append(_message(existing, "exists already", "exist already"))
+        if repeats:
+            messages.append(_message(list(repeats.values()), "is repeated", "are repeated"))
         raise CodeExists(
-            {f"codes.{first_at[value]}": ["Exists already in this project."] for value in existing},
-            _message(existing, "exists already", "exist already"),
+            dict(sorted(errors.items(), key=lambda item: int(item[0].split(".")[1]))),
+            " ".join(messages) + " Nothing was imported (skip existing codes to import the others).",
         )
     skipped = sorted(
         [(first_at[value], SkippedCode(value, "code_exists")) for value in existing]
@@ -101,4 +104,4 @@ def _message(values: list[str], one: str, many: str) -> str:
     named = ", ".join(values[:_NAMED])
     more = f" and {len(values) - _NAMED} more" if len(values) > _NAMED else ""
     count = f"1 code {one}" if len(values) == 1 else f"{len(values)} codes {many}"
-    return f"{count}: {named}{more}. Nothing was imported (skip existing codes to import the others)."
+    return f"{count}: {named}{more}."

@@ -29,6 +29,7 @@ EXPECTED = {
     "codes claims",
     "codes regrant",
     "codes panel",
+    "codes import",
     "claim",
 }
 LOCALES = [None, *(locale.value for locales in LANGUAGES.values() for locale in locales)]

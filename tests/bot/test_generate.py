@@ -57,7 +57,15 @@ async def test_more_than_twenty_codes_come_as_a_csv_attachment(harness, linked, 
     reply = replies(calls)[-1]
     assert reply.ephemeral and set(reply.files) == {"codes.csv"}
     rows = list(csv.DictReader(io.StringIO(reply.files["codes.csv"].decode())))
-    assert list(rows[0]) == ["code", "type", "allowedClaims", "validFrom", "validUntil", "reservedFor"]
+    assert list(rows[0]) == [
+        "code",
+        "type",
+        "allowedClaims",
+        "validFrom",
+        "validUntil",
+        "reservedFor",
+        "batch",
+    ]
     assert len(rows) == 21
     assert {row["code"] for row in rows} == {code.code for code in _codes(session_factory, linked.id)}
     assert rows[0]["allowedClaims"] == "3" and rows[0]["type"] == "alphanumeric"

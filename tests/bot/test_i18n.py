@@ -12,6 +12,7 @@ import discord
 import pytest
 from discord import app_commands
 
+from bot.cogs.codes.send import SKIP_REASONS
 from bot.errors import _DOMAIN_CODES
 from bot.i18n import CATALOGS, CatalogTranslator, cmd, language, t, tn
 from shared.codes import generate_codes
@@ -81,7 +82,7 @@ def _built_from_parts() -> set[str]:
         keys |= {f"type.{code_type}", f"type.{code_type}.long", f"choice.type.{code_type}"}
     keys |= {f"delivery.{status}" for status in DELIVERY_STATUSES}
     keys |= {f"error.{code}" for code in _DOMAIN_CODES}
-    keys |= {"send.skip.code_reserved", "send.skip.code_already_claimed"}
+    keys |= {f"send.skip.{reason}" for reason in SKIP_REASONS}
     keys |= {f"send.file.{reason}" for reason in ("type", "size", "encoding")}
     return keys
 

@@ -143,3 +143,16 @@ def test_ten_thousand_values_in_one_call(session, session_factory, project):
     session.commit()
     page = list_codes(session, project.id, batch="big", limit=1)
     assert page.items[0].type == "custom" and page.next_cursor is not None
+
+
+def test_existing_and_repeated_values_are_named_together(session, project):
+    import_codes(session, project.id, ["abc"])
+    session.commit()
+    with pytest.raises(CodeExists) as refused:
+        import_codes(session, project.id, ["x", "ABC", "y", "X", " abc"])
+    assert refused.value.errors == {
+        "codes.1": ["Exists already in this project."],
+        "codes.3": ["Repeats codes.0."],
+        "codes.4": ["Repeats codes.1."],
+    }
+    assert refused.value.message.startswith("1 code exists already: abc. 2 codes are repeated: x, abc.")

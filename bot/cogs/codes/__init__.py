@@ -11,6 +11,7 @@ from bot.cogs.codes.browse import BrowseCommands
 from bot.cogs.codes.claims import ClaimsCommands
 from bot.cogs.codes.delete import DeleteCommands
 from bot.cogs.codes.generate import GenerateCommands
+from bot.cogs.codes.imports import ImportCommands
 from bot.cogs.codes.panel import PanelCommands
 from bot.cogs.codes.send import SendCommands
 from bot.cogs.codes.setup import SetupCommands
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 class CodesCog(
     SetupCommands,
     GenerateCommands,
+    ImportCommands,
     SendCommands,
     DeleteCommands,
     BrowseCommands,

@@ -1,4 +1,5 @@
-"""What every /codes command shares: the manager check, code autocomplete, the log channel."""
+"""What every /codes command shares: the manager check, code and batch autocomplete, the log
+channel."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.errors import NotManager
 from bot.i18n import t
 from shared.clock import utcnow
-from shared.codes import list_codes
+from shared.codes import batch_names, list_codes
 from shared.guilds import GuildLink, GuildNotLinked, get_guild_link
 
 if TYPE_CHECKING:
@@ -109,3 +110,30 @@ async def code_autocomplete(interaction: discord.Interaction, current: str) -> l
 def _suggestion(code, now, locale) -> str:
     status = t(locale, f"status.{code.status(now)}")
     return f"{code.code} · {status} · {code.claims}/{code.allowed_claims}"
+
+
+def _batches_for_autocomplete(session: Session, guild_id: int, prefix: str):
+    link = get_guild_link(session, guild_id)
+    return link, batch_names(session, link.project_id, prefix, limit=AUTOCOMPLETE_LIMIT)
+
+
+async def batch_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The project's batch names that start with what the manager typed; none for others."""
+    bot: CodesBot = interaction.client  # type: ignore[assignment]
+    if interaction.guild_id is None:
+        return []
+    try:
+        link, names = await asyncio.wait_for(
+            bot.runner.read(_batches_for_autocomplete, interaction.guild_id, current[:100]),
+            timeout=bot.autocomplete_timeout,
+        )
+    except GuildNotLinked:
+        return []
+    except TimeoutError:
+        log.warning("Batch suggestions took over %s s; answered none", bot.autocomplete_timeout)
+        return []
+    if not is_manager(interaction, link):
+        return []
+    return [app_commands.Choice(name=name, value=name) for name in names]

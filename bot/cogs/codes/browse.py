@@ -8,12 +8,13 @@ import discord
 from discord import app_commands
 
 from bot import replies
-from bot.cogs.codes.base import ManagerCommands, code_autocomplete
+from bot.cogs.codes.base import ManagerCommands, batch_autocomplete, code_autocomplete
 from bot.formatting import info_embed, list_embed
 from bot.i18n import cmd, t
 from bot.views import PagedView
 from shared.codes import get_code, list_codes
 from shared.mail.services import delivery_counts
+from shared.models import CODE_TYPES
 
 PAGE_SIZE = 10
 STATUSES = [
@@ -21,8 +22,7 @@ STATUSES = [
     for status in ("active", "not_yet_valid", "fully_claimed", "expired")
 ]
 TYPES = [
-    app_commands.Choice(name=cmd(f"choice.type.{code_type}"), value=code_type)
-    for code_type in ("creative", "alphanumeric", "numeric")
+    app_commands.Choice(name=cmd(f"choice.type.{code_type}"), value=code_type) for code_type in CODE_TYPES
 ]
 
 
@@ -39,16 +39,22 @@ class BrowseCommands(ManagerCommands):
         )
 
     @app_commands.command(name=cmd("list.name"), description=cmd("list.description"))
-    @app_commands.rename(status=cmd("list.option.status"), code_type=cmd("list.option.type"))
+    @app_commands.rename(
+        status=cmd("list.option.status"), code_type=cmd("list.option.type"), batch=cmd("list.option.batch")
+    )
     @app_commands.describe(
-        status=cmd("list.option.status.description"), code_type=cmd("list.option.type.description")
+        status=cmd("list.option.status.description"),
+        code_type=cmd("list.option.type.description"),
+        batch=cmd("list.option.batch.description"),
     )
     @app_commands.choices(status=STATUSES, code_type=TYPES)
+    @app_commands.autocomplete(batch=batch_autocomplete)
     async def list(
         self,
         interaction: discord.Interaction,
         status: app_commands.Choice[str] | None = None,
         code_type: app_commands.Choice[str] | None = None,
+        batch: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
         locale = interaction.locale
@@ -59,15 +65,19 @@ class BrowseCommands(ManagerCommands):
             limit=PAGE_SIZE,
             status=status.value if status else None,
             code_type=code_type.value if code_type else None,
+            batch=batch,
         )
 
         async def page(cursor: str | None):
             return await fetch(cursor=cursor)
 
         filters = " · ".join(
-            t(locale, f"{kind}.{choice.value}")
-            for kind, choice in (("status", status), ("type", code_type))
-            if choice is not None
+            [
+                t(locale, f"{kind}.{choice.value}")
+                for kind, choice in (("status", status), ("type", code_type))
+                if choice is not None
+            ]
+            + ([t(locale, "list.batch", batch=batch.strip())] if batch else [])
         )
         view = PagedView(
             interaction.user.id,

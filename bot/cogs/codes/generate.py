@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 
 from bot import replies
-from bot.cogs.codes.base import ManagerCommands
+from bot.cogs.codes.base import ManagerCommands, batch_autocomplete
 from bot.errors import Refusal
 from bot.formatting import INLINE_LIMIT, codes_csv, generated_summary, inline_codes
 from bot.i18n import cmd, t
@@ -34,6 +34,7 @@ class GenerateCommands(ManagerCommands):
         valid_until=cmd("generate.option.valid_until"),
         reserved_for=cmd("generate.option.reserved_for"),
         role=cmd("generate.option.role"),
+        batch=cmd("generate.option.batch"),
     )
     @app_commands.describe(
         amount=cmd("generate.option.amount.description"),
@@ -43,8 +44,10 @@ class GenerateCommands(ManagerCommands):
         valid_until=cmd("generate.option.valid_until.description"),
         reserved_for=cmd("generate.option.reserved_for.description"),
         role=cmd("generate.option.role.description"),
+        batch=cmd("generate.option.batch.description"),
     )
     @app_commands.choices(code_type=TYPES)
+    @app_commands.autocomplete(batch=batch_autocomplete)
     async def generate(
         self,
         interaction: discord.Interaction,
@@ -55,6 +58,7 @@ class GenerateCommands(ManagerCommands):
         valid_until: app_commands.Range[str, 1, 64] | None = None,
         reserved_for: app_commands.Range[str, 3, 320] | None = None,
         role: discord.Role | None = None,
+        batch: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
         locale = interaction.locale
@@ -80,6 +84,7 @@ class GenerateCommands(ManagerCommands):
             reserved_for=reserved_for,
             discord_guild_id=interaction.guild_id if role else None,
             discord_role_id=role.id if role else None,
+            batch=batch,
             max_amount=MAX_AMOUNT,
             **window,
         )

@@ -1,4 +1,5 @@
-"""/codes panel: post, edit or remove the redeem panel of a channel (one per channel)."""
+"""/codes panel: post, edit or remove a channel's panel (one per channel): a redeem panel, or with
+``batch`` a hand-out panel that gives each member one code of the batch."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import discord
 from discord import app_commands
 
 from bot import replies
-from bot.cogs.codes.base import ManagerCommands
+from bot.cogs.codes.base import ManagerCommands, batch_autocomplete
 from bot.errors import Refusal
 from bot.i18n import cmd, t
 from bot.options import TextChannelOption
-from bot.panel import RedeemPanelView, panel_embed
+from bot.panel import panel_embed, panel_view
+from shared.codes import get_batch
 from shared.panels import drop_panel, reserve_panel, set_panel_message
 
 
@@ -21,13 +23,16 @@ class PanelCommands(ManagerCommands):
         title=cmd("panel.option.title"),
         description=cmd("panel.option.description"),
         remove=cmd("panel.option.remove"),
+        batch=cmd("panel.option.batch"),
     )
     @app_commands.describe(
         channel=cmd("panel.option.channel.description"),
         title=cmd("panel.option.title.description"),
         description=cmd("panel.option.description.description"),
         remove=cmd("panel.option.remove.description"),
+        batch=cmd("panel.option.batch.description"),
     )
+    @app_commands.autocomplete(batch=batch_autocomplete)
     async def panel(
         self,
         interaction: discord.Interaction,
@@ -36,6 +41,7 @@ class PanelCommands(ManagerCommands):
         title: app_commands.Range[str, 1, 256] | None = None,
         description: app_commands.Range[str, 1, 2000] | None = None,
         remove: bool = False,
+        batch: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
         locale = interaction.locale
@@ -56,19 +62,30 @@ class PanelCommands(ManagerCommands):
             await self.log_event(interaction, link, "log.panel_removed", channel=where)
             return
 
+        if batch is not None:
+            # A typo would post a panel that hands out nothing: the batch must have codes.
+            batch = (await self.bot.runner.read(get_batch, link.project_id, batch)).name
         # Members read the panel: it speaks the server's language.
         server_locale = interaction.guild_locale
+        if batch is not None:
+            defaults = (
+                t(server_locale, "handout.default_title"),
+                t(server_locale, "handout.default_description"),
+            )
+        else:
+            defaults = t(server_locale, "panel.default_title"), t(server_locale, "panel.default_description")
         panel, new = await self.bot.runner.run(
             reserve_panel,
             link.guild_id,
             channel_id,
             title=title,
             description=description,
-            default_title=t(server_locale, "panel.default_title"),
-            default_description=t(server_locale, "panel.default_description"),
+            default_title=defaults[0],
+            default_description=defaults[1],
             created_by=interaction.user.id,
+            batch=batch,
         )
-        view = RedeemPanelView(server_locale)
+        view = panel_view(panel, server_locale)
         if not new:
             try:
                 await messageable.get_partial_message(panel.message_id).edit(
@@ -79,7 +96,9 @@ class PanelCommands(ManagerCommands):
             except discord.HTTPException:
                 raise Refusal(t(locale, "panel.cannot_post", channel=where)) from None
             else:
-                await replies.send(interaction, t(locale, "panel.updated", channel=where))
+                await replies.send(
+                    interaction, t(locale, "panel.updated", channel=where) + _kind(panel, locale)
+                )
                 await self.log_event(interaction, link, "log.panel_updated", channel=where)
                 return
         try:
@@ -89,5 +108,10 @@ class PanelCommands(ManagerCommands):
                 await self.bot.runner.run(drop_panel, link.guild_id, channel_id)
             raise Refusal(t(locale, "panel.cannot_post", channel=where)) from None
         await self.bot.runner.run(set_panel_message, channel_id, message.id)
-        await replies.send(interaction, t(locale, "panel.posted", channel=where))
+        await replies.send(interaction, t(locale, "panel.posted", channel=where) + _kind(panel, locale))
         await self.log_event(interaction, link, "log.panel_posted", channel=where)
+
+
+def _kind(panel, locale) -> str:
+    """What a hand-out panel gives, said after "Posted" or "Updated"."""
+    return " " + t(locale, "handout.panel_batch", batch=panel.batch) if panel.batch is not None else ""

@@ -1,7 +1,8 @@
 """/codes send: by email, queued exactly like POST /codes/send, or to one member by DM.
 
-Addresses come typed (``emails``), in a .txt or .csv file (``file``), or both. A code is never
-posted in a channel: if a member's DMs are closed, the manager is told so.
+Addresses come typed (``emails``), in a .txt or .csv file (``file``), or both. With ``batch``
+instead of ``code``, each address is handed one code of the batch and sent that one. A code is
+never posted in a channel: if a member's DMs are closed, the manager is told so.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from bot import replies
 from bot.addresses import MAX_FILE_BYTES, SUFFIXES, AddressFileProblem, addresses_in_file, split_addresses
-from bot.cogs.codes.base import ManagerCommands, code_autocomplete
+from bot.cogs.codes.base import ManagerCommands, batch_autocomplete, code_autocomplete
 from bot.errors import Refusal
 from bot.formatting import logged_code, when
 from bot.i18n import cmd, t, tn
 from bot.replies import clip
 from bot.throttle import DMThrottled
-from shared.codes import get_code, send_code
+from shared.codes import get_code, send_code, send_from_batch
 from shared.errors import CodeAlreadyClaimed, CodeReserved, InvalidInput
 from shared.guilds import code_for_member
 from shared.records import CodeRecord, SendResult
@@ -43,8 +44,21 @@ def _bad_addresses(error: InvalidInput, addresses: list[str]) -> list[str]:
     return [addresses[index] for index in indexes]
 
 
+def _bad_addresses_refused(error: InvalidInput, addresses: list[str], locale) -> Exception:
+    """The refusal naming the addresses the domain found invalid (or the error itself)."""
+    bad = _bad_addresses(error, addresses)
+    if not bad:
+        return error
+    shown = ", ".join(f"`{clip(address, 60)}`" for address in bad[:_SHOWN_BAD])
+    more = tn(locale, "send.bad_more", len(bad) - _SHOWN_BAD) if len(bad) > _SHOWN_BAD else ""
+    return Refusal(t(locale, "send.bad_addresses", addresses=shown, more=more))
+
+
+SKIP_REASONS = ("code_reserved", "code_already_claimed", "already_sent", "batch_exhausted")
+
+
 def _skip_reason(reason: str, locale) -> str:
-    return t(locale, f"send.skip.{reason}") if reason in ("code_reserved", "code_already_claimed") else reason
+    return t(locale, f"send.skip.{reason}") if reason in SKIP_REASONS else reason
 
 
 def send_report(result: SendResult, locale) -> tuple[str, discord.File | None]:
@@ -108,36 +122,46 @@ class SendCommands(ManagerCommands):
         emails=cmd("send.option.emails"),
         file=cmd("send.option.file"),
         member=cmd("send.option.member"),
+        batch=cmd("send.option.batch"),
     )
     @app_commands.describe(
         code=cmd("send.option.code.description"),
         emails=cmd("send.option.emails.description"),
         file=cmd("send.option.file.description"),
         member=cmd("send.option.member.description"),
+        batch=cmd("send.option.batch.description"),
     )
-    @app_commands.autocomplete(code=code_autocomplete)
+    @app_commands.autocomplete(code=code_autocomplete, batch=batch_autocomplete)
     async def send(
         self,
         interaction: discord.Interaction,
-        code: app_commands.Range[str, 1, 64],
+        code: app_commands.Range[str, 1, 64] | None = None,
         emails: app_commands.Range[str, 1, 6000] | None = None,
         file: discord.Attachment | None = None,
         member: discord.Member | None = None,
+        batch: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
         locale = interaction.locale
+        if (code is None) == (batch is None):
+            raise Refusal(t(locale, "send.code_or_batch"))
         by_email = emails is not None or file is not None
         if by_email == (member is not None):
             raise Refusal(t(locale, "send.one_kind"))
+        if batch is not None and member is not None:
+            raise Refusal(t(locale, "send.batch_by_email"))
         if by_email:
             addresses = split_addresses(emails or "")
             if file is not None:
                 addresses += await read_address_file(file, locale)
             if not addresses:
                 raise Refusal(t(locale, "send.no_addresses"))
-            await self._send_by_email(interaction, link, code, addresses)
+            if batch is not None:
+                await self._send_from_batch(interaction, link, batch, addresses)
+            else:
+                await self._send_by_email(interaction, link, code, addresses)
             return
-        assert member is not None
+        assert member is not None and code is not None
         await self._send_by_dm(interaction, link, code, member)
 
     async def _send_by_email(self, interaction, link, code: str, addresses: list[str]) -> None:
@@ -145,12 +169,7 @@ class SendCommands(ManagerCommands):
         try:
             result, record = await self.bot.runner.run(_queue_emails, link.project_id, code, addresses)
         except InvalidInput as exc:
-            bad = _bad_addresses(exc, addresses)
-            if not bad:
-                raise
-            shown = ", ".join(f"`{clip(address, 60)}`" for address in bad[:_SHOWN_BAD])
-            more = tn(locale, "send.bad_more", len(bad) - _SHOWN_BAD) if len(bad) > _SHOWN_BAD else ""
-            raise Refusal(t(locale, "send.bad_addresses", addresses=shown, more=more)) from None
+            raise _bad_addresses_refused(exc, addresses, locale) from None
         report, attachment = send_report(result, locale)
         await replies.send(interaction, report, file=attachment)
         await self.log_event(
@@ -159,6 +178,18 @@ class SendCommands(ManagerCommands):
             "log.sent_by_email",
             code=logged_code(link, record, interaction.guild_locale),
             count=result.notified,
+        )
+
+    async def _send_from_batch(self, interaction, link, batch: str, addresses: list[str]) -> None:
+        locale = interaction.locale
+        try:
+            result = await self.bot.runner.run(send_from_batch, link.project_id, batch, addresses)
+        except InvalidInput as exc:
+            raise _bad_addresses_refused(exc, addresses, locale) from None
+        report, attachment = send_report(result, locale)
+        await replies.send(interaction, report, file=attachment)
+        await self.log_event(
+            interaction, link, "log.sent_from_batch", batch=batch.strip(), count=result.notified
         )
 
     async def _send_by_dm(self, interaction, link, code: str, member: discord.Member) -> None:
