@@ -1,9 +1,13 @@
-"""The floor: the simplest correct code for a claim and a lookup, to measure the API against.
+"""The floor: the simplest correct code for a claim, a lookup and a hand-out, to measure the API
+against.
 
 A minimal Flask app over a psycopg connection pool: no ORM, no validation, no authentication. A
 claim is the transaction the domain promises (a conditional UPDATE of the counter, then an INSERT
 of the claim, which the unique constraint guards), written as two statements; a lookup selects the
-row and returns it as JSON. The raw database loop (``bench.raw_db``) runs the same transaction.
+row and returns it as JSON. The raw database loop (``bench.raw_db``) runs the same transaction. A
+hand-out is the domain's two statements in autocommit: the code this email holds in the batch,
+else ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)``, which the unique index on
+(project, batch, email) guards.
 
 Serve it with ``gunicorn 'bench.floor:create_app()'`` and ``FLOOR_DATABASE_URL`` and
 ``FLOOR_PROJECT_ID`` in the environment (the harness does).
@@ -32,6 +36,17 @@ CLAIM_UPDATE = (
 CLAIM_INSERT = (
     "INSERT INTO claims (code_id, project_id, email, token_digest, claimed_at)"
     " VALUES (%(code_id)s, %(project_id)s, %(email)s, %(token_digest)s, %(now)s)"
+)
+ASSIGN_HELD = (
+    "SELECT code FROM codes WHERE project_id = %(project_id)s AND batch = %(batch)s"
+    " AND assigned_email = %(email)s"
+)
+ASSIGN_TAKE = (
+    "UPDATE codes SET assigned_email = %(email)s, assigned_at = %(now)s, reserved_for = %(email)s,"
+    " updated_at = %(now)s WHERE id = (SELECT id FROM codes WHERE project_id = %(project_id)s"
+    " AND batch = %(batch)s AND assigned_at IS NULL AND reserved_for IS NULL AND claims = 0"
+    " AND (valid_until IS NULL OR valid_until > %(now)s)"
+    " ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING code"
 )
 LOOKUP = (
     "SELECT code, type, allowed_claims, claims, valid_from, valid_until, reserved_for,"
@@ -82,6 +97,19 @@ def claim_transaction(conn: psycopg.Connection, project_id: int, code: str, emai
     return token, row[1]
 
 
+def assign_statements(
+    conn: psycopg.Connection, project_id: int, batch: str, email: str
+) -> tuple[str, bool] | None:
+    """The code ``email`` holds in ``batch`` (``new`` False) or a free one now; None when none is
+    free. ``conn`` is in autocommit: each statement is atomic by itself."""
+    params = {"project_id": project_id, "batch": batch, "email": email, "now": _utcnow()}
+    held = conn.execute(ASSIGN_HELD, params).fetchone()
+    if held is not None:
+        return held[0], False
+    taken = conn.execute(ASSIGN_TAKE, params).fetchone()
+    return (taken[0], True) if taken is not None else None
+
+
 def _json(status: int, body: dict) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":"), default=str), status=status, mimetype="application/json"
@@ -96,8 +124,13 @@ def create_app(
     project_id = int(project_id if project_id is not None else os.environ["FLOOR_PROJECT_ID"])
     size = int(pool_size or os.environ.get("FLOOR_POOL_SIZE") or 4)
     pool = ConnectionPool(conninfo, min_size=size, max_size=size, open=True)
+    # Hand-outs run in autocommit, as the domain's do (claims and lookups keep the pool above).
+    autocommit_pool = ConnectionPool(
+        conninfo, min_size=size, max_size=size, open=True, kwargs={"autocommit": True}
+    )
     app = Flask(__name__)
     app.extensions["floor_pool"] = pool
+    app.extensions["floor_autocommit_pool"] = autocommit_pool
 
     @app.post("/codes/claim")
     def claim():
@@ -117,6 +150,21 @@ def create_app(
                 "data": {"token": token, "code": body["code"], "claims": claims, "email": body["email"]},
             },
         )
+
+    @app.post("/codes/assign")
+    def assign():
+        body = request.get_json(force=True)
+        try:
+            with autocommit_pool.connection() as conn:
+                result = assign_statements(conn, project_id, body["batch"], body["email"])
+        except psycopg.errors.UniqueViolation:
+            # A concurrent request gave this email a code first: it is theirs.
+            with autocommit_pool.connection() as conn:
+                result = assign_statements(conn, project_id, body["batch"], body["email"])
+        if result is None:
+            return _json(409, {"success": False, "error": "batch_exhausted"})
+        code, new = result
+        return _json(200, {"success": True, "data": {"code": {"code": code}, "new": new}})
 
     @app.get("/codes/<code>")
     def lookup(code):

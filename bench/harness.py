@@ -9,7 +9,9 @@ floor, ``bench.floor``), and then, repeating each measurement and alternating th
 3. lookups, ``GET /codes/<code>``;
 4. generating 10,000 codes in one request, against ``bench.generate_floor``;
 5. after each claim run, claim rows == counter <= allowedClaims for every code it touched, and a
-   run against a code with 50 claims where the cap must hold exactly.
+   run against a code with 50 claims where the cap must hold exactly;
+6. hand-out: ``POST /codes/assign`` from one batch, a new email each time, and after each run no
+   email holding two codes (``bench.handout``).
 
 The claim runs also measure the raw database: the floor's transaction from Python threads. It
 prints a table, writes bench/results/latest.json, stops the servers and drops the database.
@@ -41,6 +43,7 @@ from sqlalchemy.engine import make_url
 from bench import raw_db, wrk
 from bench.floor import libpq_url
 from bench.generate_floor import timed_generate
+from bench.handout import hand_out
 from bench.report import Correctness, Measurement, Results, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -550,6 +553,7 @@ def run(settings: Settings) -> Results:
             lookups = bench.lookup()
             generated = bench.generate()
             bench.cap()
+            handed, handed_checks = hand_out(bench, log)
         finally:
             bench.close()
     log(f"done in {time.monotonic() - started:.0f} s")
@@ -559,6 +563,8 @@ def run(settings: Settings) -> Results:
         lookup=lookups,
         generate_10k=generated,
         correctness=bench.correctness,
+        hand_out=handed,
+        hand_out_checks=handed_checks,
         machine=machine,
         when=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         settings={
@@ -624,5 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {settings.output} (and {settings.output.stem}-full.json beside it)")
     if results.correctness.over_claims or results.correctness.mismatched:
         print("CORRECTNESS FAILURE: see the over-claims row", file=sys.stderr)
+        return 1
+    if results.hand_out_checks.double_assignments or results.hand_out_checks.lost:
+        print("CORRECTNESS FAILURE: see the double assignments row", file=sys.stderr)
         return 1
     return 0

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.stats import Spread
+
+if TYPE_CHECKING:
+    from bench.handout import HandOutChecks
 
 # The targets of issue 7. Ratios are ours over the floor (for generate_10k, seconds over seconds).
 MIN_HOT_RATIO = 1.0
@@ -92,6 +96,9 @@ class Results:
     machine: str
     when: str
     settings: dict
+    # The hand-out row (bench.handout): assigns per second, and the checks after each run.
+    hand_out: Measurement | None = None
+    hand_out_checks: HandOutChecks | None = None
 
     def latest(self) -> dict:
         """bench/results/latest.json, in exactly the shape issue 7 gives."""
@@ -109,8 +116,17 @@ class Results:
                 "ratio": round(self.generate_10k.ratio(), 3),
             },
             "over_claims": self.correctness.over_claims,
+            **({"hand_out": self._hand_out()} if self.hand_out is not None else {}),
             "machine": self.machine,
             "when": self.when,
+        }
+
+    def _hand_out(self) -> dict:
+        return {
+            "ours_rps": round(_median(self.hand_out.ours.values), 1),
+            "floor_rps": round(_median(self.hand_out.floor.values), 1),
+            "ratio": round(self.hand_out.ratio(), 3),
+            "double_assignments": self.hand_out_checks.double_assignments,
         }
 
     def targets(self) -> list[tuple[str, str, bool]]:
@@ -131,12 +147,21 @@ class Results:
                 self.generate_10k.ratio() <= MAX_GENERATE_RATIO,
             ),
             ("over-claims", "0", self.correctness.over_claims == 0 and self.correctness.mismatched == 0),
-        ]
+        ] + self._hand_out_targets()
+
+    def _hand_out_targets(self) -> list[tuple[str, str, bool]]:
+        if self.hand_out_checks is None:
+            return []
+        checks = self.hand_out_checks
+        return [("double assignments", "0", checks.double_assignments == 0 and checks.lost == 0)]
 
     def full(self) -> dict:
         """Everything measured, for bench/results/latest-full.json."""
         measurements = {}
-        for name in ("claim_hot", "claim_spread", "lookup", "generate_10k"):
+        names = ("claim_hot", "claim_spread", "lookup", "generate_10k") + (
+            ("hand_out",) if self.hand_out is not None else ()
+        )
+        for name in names:
             measurement: Measurement = getattr(self, name)
             entry = {
                 "ours": measurement.ours.summary(),
@@ -151,6 +176,7 @@ class Results:
             "latest": self.latest(),
             "measurements": measurements,
             "correctness": self.correctness.checks,
+            "hand_out_checks": self.hand_out_checks.checks if self.hand_out_checks else [],
             "targets": [{"what": what, "target": target, "met": met} for what, target, met in self.targets()],
             "settings": self.settings,
         }
@@ -199,12 +225,15 @@ def format_table(results: Results) -> str:
         return f"{target:>9}  {'met' if met else 'MISSED'}"
 
     rows = [("", "ours", "floor", "raw db", "ours/floor", "target")]
-    for label, name, unit, digits, target in (
+    measured = [
         ("hot claims", "claim_hot", "/s", 0, "hot claims ratio"),
         ("spread claims", "claim_spread", "/s", 0, "spread claims ratio"),
         ("lookups", "lookup", "/s", 0, "lookups ratio"),
         ("generate 10k", "generate_10k", "s", 3, "generate 10k ratio"),
-    ):
+    ]
+    if results.hand_out is not None:
+        measured.append(("hand-out assigns", "hand_out", "/s", 0, None))
+    for label, name, unit, digits, target in measured:
         m: Measurement = getattr(results, name)
         paired = Spread.of(m.paired_ratios())
         rows.append(
@@ -214,7 +243,7 @@ def format_table(results: Results) -> str:
                 _range(m.floor.values, digits),
                 _range(m.raw.values, digits) if m.raw.values else "",
                 f"{m.ratio():.2f} ({paired.low:.2f}-{paired.high:.2f})",
-                verdict(target),
+                verdict(target) if target else "",
             )
         )
         if m.ours.p50_ms:
@@ -239,6 +268,18 @@ def format_table(results: Results) -> str:
             verdict("over-claims"),
         )
     )
+    if results.hand_out_checks is not None:
+        handed = results.hand_out_checks
+        rows.append(
+            (
+                "double assignments",
+                f"{handed.double_assignments}",
+                "",
+                "",
+                f"{handed.lost} answered codes unrecorded, {len(handed.checks)} runs checked",
+                verdict("double assignments"),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows

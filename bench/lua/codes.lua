@@ -2,6 +2,7 @@
 -- Arguments after "--": MODE CODES_FILE EMAIL_PREFIX [KEY]
 --   MODE claim:  POST /codes/claim {"code": ..., "email": <unique>} for codes taken round-robin
 --   MODE lookup: GET /codes/<code> for codes taken round-robin
+--   MODE assign: POST /codes/assign {"batch": <the file's first line>, "email": <unique>}
 -- Every email is unique: the prefix names the run, then the wrk thread, then a counter.
 -- done() prints one line "WRK_JSON {...}" with the counts and latency percentiles in microseconds.
 
@@ -22,7 +23,7 @@ function init(args)
     if line ~= "" then codes[#codes + 1] = line end
   end
   if args[4] and args[4] ~= "" then headers["Authorization"] = "Bearer " .. args[4] end
-  if mode == "claim" then headers["Content-Type"] = "application/json" end
+  if mode ~= "lookup" then headers["Content-Type"] = "application/json" end
   -- Threads start at different places in the list.
   counter = (thread_number - 1) * 7919
 end
@@ -33,8 +34,12 @@ function request()
   if mode == "lookup" then
     return wrk.format("GET", "/codes/" .. code, headers)
   end
-  local body = '{"code":"' .. code .. '","email":"' .. prefix .. "-" .. thread_number .. "-"
-    .. counter .. '@bench.example"}'
+  local email = prefix .. "-" .. thread_number .. "-" .. counter .. "@bench.example"
+  if mode == "assign" then
+    local body = '{"batch":"' .. codes[1] .. '","email":"' .. email .. '"}'
+    return wrk.format("POST", "/codes/assign", headers, body)
+  end
+  local body = '{"code":"' .. code .. '","email":"' .. email .. '"}'
   return wrk.format("POST", "/codes/claim", headers, body)
 end
 

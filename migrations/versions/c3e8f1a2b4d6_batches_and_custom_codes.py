@@ -45,7 +45,7 @@ def upgrade():
         )
         batch_op.create_index(
             'ix_codes_unassigned',
-            ['project_id', 'batch'],
+            ['project_id', 'batch', 'created_at', 'id'],
             **_partial("batch IS NOT NULL AND assigned_at IS NULL"),
         )
         batch_op.create_index(

@@ -38,7 +38,7 @@ from shared.validation import normalize_batch, normalize_email
 _COLUMNS = ", ".join(CODE_COLUMNS)
 _DATETIMES = {name: DateTime() for name in CODE_DATETIME_COLUMNS}
 _NOW = bindparam("now", type_=DateTime())
-# ``ix_codes_unassigned`` holds exactly the batch's unassigned codes.
+# ``ix_codes_unassigned`` holds exactly the batch's unassigned codes (the rest is filtered there).
 _FREE = (
     "project_id = :project_id AND batch = :batch AND assigned_at IS NULL AND reserved_for IS NULL "
     "AND claims = 0 AND (valid_until IS NULL OR valid_until > :now)"
@@ -50,10 +50,12 @@ _SET = (
 
 
 def _take(lock: str) -> text:
+    # The oldest free code first: the order ``ix_codes_unassigned`` holds, and no other index does,
+    # so the plan never falls back to walking codes handed out already.
     return (
         text(
-            f"UPDATE codes SET {_SET} WHERE id = (SELECT id FROM codes WHERE {_FREE} LIMIT 1 {lock}) "
-            f"AND assigned_at IS NULL RETURNING {_COLUMNS}"
+            f"UPDATE codes SET {_SET} WHERE id = (SELECT id FROM codes WHERE {_FREE} "
+            f"ORDER BY created_at, id LIMIT 1 {lock}) AND assigned_at IS NULL RETURNING {_COLUMNS}"
         )
         .bindparams(_NOW)
         .columns(**_DATETIMES)

@@ -10,7 +10,7 @@ import json
 import psycopg
 import pytest
 
-from bench import floor, generate_floor, harness, raw_db, report, stats, wrk
+from bench import floor, generate_floor, handout, harness, raw_db, report, stats, wrk
 from shared.codes import generate_codes
 
 # The floor speaks PostgreSQL only.
@@ -69,6 +69,31 @@ def test_the_floor_app_claims_and_looks_up(pg, project, code_with):
 
 
 @postgresql_only
+def test_the_floor_hands_out_one_code_per_email_and_the_check_counts_them(pg, project, session_factory):
+    with session_factory() as session:
+        generate_codes(session, project.id, amount=2, code_type="alphanumeric", batch="b")
+        session.commit()
+    app = floor.create_app(pg, project.id, pool_size=1)
+    try:
+        client = app.test_client()
+        first = client.post("/codes/assign", json={"batch": "b", "email": "a@example.com"}).get_json()
+        again = client.post("/codes/assign", json={"batch": "b", "email": "a@example.com"}).get_json()
+        other = client.post("/codes/assign", json={"batch": "b", "email": "b@example.com"})
+        none_left = client.post("/codes/assign", json={"batch": "b", "email": "c@example.com"})
+    finally:
+        app.extensions["floor_pool"].close()
+        app.extensions["floor_autocommit_pool"].close()
+    assert first["data"]["new"] is True and again["data"] == {"code": first["data"]["code"], "new": False}
+    assert other.status_code == 200 and other.get_json()["data"]["code"] != first["data"]["code"]
+    assert none_left.status_code == 409
+    assert handout.check_batch(pg, project.id, "b") == (2, 2)
+    checks = handout.HandOutChecks()
+    checks.add("run", assigned=2, emails=2, answered=2)
+    checks.add("run", assigned=3, emails=2, answered=4)
+    assert (checks.double_assignments, checks.lost) == (1, 1)
+
+
+@postgresql_only
 def test_the_raw_loop_and_the_check_agree_when_claimers_outnumber_claims(pg, project, code_with):
     code = code_with(2)
     run = raw_db.claim_loop(pg, project.id, [code], clients=3, seconds=1, email_prefix="t")
@@ -98,6 +123,8 @@ def _measurement(ours, floor_, raw=()):
 def _results(over_claims=0):
     correctness = report.Correctness()
     correctness.add("hot-ours-0", 1, 10, 10, over_claims, 0)
+    handed = handout.HandOutChecks()
+    handed.add("handout-ours-0", assigned=500, emails=500, answered=498)
     return report.Results(
         claim_hot=_measurement([110, 100, 120], [100, 100, 100], [300, 310, 290]),
         claim_spread=_measurement([90, 95, 100], [100, 100, 100], [900, 950, 1000]),
@@ -107,6 +134,8 @@ def _results(over_claims=0):
         machine="test machine",
         when="2030-01-01T00:00:00Z",
         settings={},
+        hand_out=_measurement([95, 90, 100], [100, 100, 100]),
+        hand_out_checks=handed,
     )
 
 
@@ -120,6 +149,7 @@ def test_latest_json_has_exactly_the_issues_shape(tmp_path):
         "lookup",
         "generate_10k",
         "over_claims",
+        "hand_out",
         "machine",
         "when",
     }
@@ -133,6 +163,12 @@ def test_latest_json_has_exactly_the_issues_shape(tmp_path):
     assert written["claim_hot"] == {"ours_rps": 110.0, "floor_rps": 100.0, "raw_db_tps": 300.0, "ratio": 1.1}
     assert written["generate_10k"]["ratio"] == 2.0
     assert written["over_claims"] == 0
+    assert written["hand_out"] == {
+        "ours_rps": 95.0,
+        "floor_rps": 100.0,
+        "ratio": 0.95,
+        "double_assignments": 0,
+    }
 
 
 def test_the_table_says_which_targets_were_met():
@@ -144,9 +180,11 @@ def test_the_table_says_which_targets_were_met():
         "lookups ratio": True,
         "generate 10k ratio": True,
         "over-claims": True,
+        "double assignments": True,
     }
     table = _results(over_claims=1).table()
     assert "MISSED" in table and "110 (100-120)" in table
+    assert "hand-out assigns /s" in table and "95 (90-100)" in table
 
 
 def test_wrk_results_are_read_from_the_scripts_line_and_only_loopback_is_loaded():

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 import shared.codes.assign as assign_module
@@ -260,3 +260,51 @@ def test_a_code_held_by_a_request_that_gives_up_is_handed_out_not_called_exhaust
         first.rollback()
         assert pending.result(timeout=10) == only
     assert assigned(session_factory, project.id) == [(only, "second@example.com", None)]
+
+
+def test_taking_a_free_code_uses_the_unassigned_index_whatever_the_statistics(
+    session_factory, project, database
+):
+    """With statistics that still say nothing is handed out (a big batch handed out faster than
+    autovacuum analyses), no plan may walk the handed-out codes: only the index of free codes
+    gives the order the statement asks for."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite's plan is checked by EXPLAIN QUERY PLAN below")
+    for _ in range(3):
+        make_batch(session_factory, project.id, amount=5_000, code_type="alphanumeric")
+    with session_factory() as session:
+        session.execute(text("ANALYZE codes"))
+        session.execute(
+            text(
+                "UPDATE codes SET assigned_email = 'bulk' || id || '@example.com', assigned_at = created_at "
+                "WHERE id IN (SELECT id FROM codes ORDER BY id LIMIT 10000)"
+            )
+        )
+        session.commit()
+        params = {
+            "project_id": project.id,
+            "batch": "beta",
+            "email": "a@example.com",
+            "discord_user_id": None,
+        }
+        plan = session.execute(
+            text(f"EXPLAIN {assign_module._TAKE_SKIPPING_LOCKED.element.text}"), {**params, "now": T0}
+        ).scalars()
+        assert "Index Scan using ix_codes_unassigned" in "\n".join(plan)
+
+
+def test_sqlite_takes_a_free_code_through_the_unassigned_index(session_factory, project, database):
+    if database.backend != "sqlite":
+        pytest.skip("PostgreSQL's plan is checked above")
+    make_batch(session_factory, project.id, amount=50)
+    with session_factory() as session:
+        params = {
+            "project_id": project.id,
+            "batch": "beta",
+            "email": "a@example.com",
+            "discord_user_id": None,
+        }
+        plan = session.execute(
+            text(f"EXPLAIN QUERY PLAN {assign_module._TAKE_SQLITE.element.text}"), {**params, "now": T0}
+        ).all()
+    assert any("USING INDEX ix_codes_unassigned" in row[-1] for row in plan), plan
