@@ -11,9 +11,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, SecretKeyRequired, Unauthenticated
 from shared.models import Code, Project
+from shared.transactions import begin_read, begin_write
 
 KEY_PATTERN = re.compile(r"(pk|sk)_[0-9a-f]{48}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}")
@@ -93,13 +93,14 @@ def rotate_keys(session: Session, name: str) -> tuple[Project, ProjectKeys]:
 
 
 def list_projects(session: Session) -> list[ProjectSummary]:
+    begin_read(session)
     counts = select(Code.project_id, func.count().label("codes")).group_by(Code.project_id).subquery()
     rows = session.execute(
-        select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0))
+        select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0).label("codes"))
         .outerjoin(counts, counts.c.project_id == Project.id)
         .order_by(Project.id)
     ).all()
-    return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
+    return [ProjectSummary(**row._mapping) for row in rows]
 
 
 # Every request runs one of these: built once, with the digest bound at execution.

@@ -23,12 +23,10 @@ def fail(exc: DomainError):
 
 
 def register(app: Flask) -> None:
-    from api.cli.abuse import purge_idempotency_keys, set_origins
+    from api.cli.abuse import purge_idempotency_keys
     from api.cli.guilds import guilds
-    from api.cli.mail import set_claim_url, set_template, worker
+    from api.cli.mail import worker
     from api.cli.projects import projects
 
-    for command in (set_origins, set_template, set_claim_url):
-        projects.add_command(command)
     for command in (projects, guilds, worker, purge_idempotency_keys):
         app.cli.add_command(command)

@@ -8,7 +8,6 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read, begin_write
 from shared.errors import CodeNotFound, InvalidInput
 from shared.models import CODE_TYPES, Claim, Code
 from shared.records import (
@@ -20,6 +19,7 @@ from shared.records import (
     encode_cursor,
     page_start,
 )
+from shared.transactions import begin_read, begin_write
 from shared.validation import normalize_code, normalize_email
 
 _codes = Code.__table__

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import send_code
-from shared.db import begin_read
 from shared.models import Delivery
+from shared.transactions import begin_read
 from tests.mailserver import SmtpServer
 
 pytestmark = pytest.mark.slow  # real processes: gunicorn, the worker, kill -9
