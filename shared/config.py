@@ -31,6 +31,17 @@ def _float(value: str | None, default: float) -> float:
     return float(value)
 
 
+def _public_url(value: str | None) -> str | None:
+    """The service's public base URL, without a trailing slash; ValueError unless absolute http(s)."""
+    text = (value or "").strip().rstrip("/")
+    if not text:
+        return None
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or any(ch in rest for ch in "?#"):
+        raise ValueError(f"PUBLIC_URL must be an absolute http(s) URL (https://codes.example.com): {text!r}")
+    return text
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'codes.sqlite3'}"
 
@@ -50,6 +61,13 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
     log_level: str = "INFO"
+    # The address people reach the service at (https://codes.example.com). When set, emails and
+    # DMs of projects without a claim URL link to the project's hosted claim page, /p/<slug>.
+    public_url: str | None = None
+    # Signs the claim page's session cookie (its CSRF token). Unset: a random key kept in
+    # INSTANCE_DIR/secret_key, which every process of one machine shares; set it when several
+    # machines or containers serve the API.
+    secret_key: str | None = None
     # The API's gunicorn (gunicorn.conf.py): the port it listens on, on every interface; worker
     # processes (0: two per CPU, plus one); threads per worker; seconds one request may take.
     port: int = 8000
@@ -118,6 +136,8 @@ class Settings:
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 10),
             max_content_length=_int(env.get("MAX_CONTENT_LENGTH"), 1024 * 1024),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            public_url=_public_url(env.get("PUBLIC_URL")),
+            secret_key=env.get("SECRET_KEY") or None,
             port=_int(env.get("PORT"), 8000),
             web_concurrency=_int(env.get("WEB_CONCURRENCY"), 0),
             web_threads=_int(env.get("WEB_THREADS"), 4),

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from shared.mail.message import MailContent, MailTemplates
 from shared.models import Claim, Code, Delivery, Project
+from shared.pages import claim_url_template
 
 LEASE_EXPIRED = "The worker stopped while sending (its lease ran out)."
 
@@ -69,8 +70,13 @@ def requeue_expired(session: Session, *, now: dt.datetime, max_attempts: int) ->
     return len(ids)
 
 
-def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Job]:
-    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them."""
+def take_batch(
+    session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta, public_url: str | None = None
+) -> list[Job]:
+    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them.
+
+    A project without a claim URL of its own links to its claim page under ``public_url``.
+    """
     ids = list(
         session.scalars(
             select(Delivery.id)
@@ -112,6 +118,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
             Code.valid_from,
             Code.valid_until,
             Code.reserved_for,
+            Project.slug,
         )
         .join(Project, Project.id == Delivery.project_id)
         .outerjoin(Code, Code.id == Delivery.code_id)
@@ -128,7 +135,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
                 code=row[4],
                 email=row[5],
                 project=row[6],
-                claim_url=row[7],
+                claim_url=claim_url_template(row[7], row[14], public_url),
                 templates=MailTemplates(subject=row[8], text=row[9], html=row[10]),
                 valid_from=row[11],
                 valid_until=row[12],

@@ -18,6 +18,8 @@ from bot.throttle import DMThrottled
 from shared.codes import get_code, send_code
 from shared.errors import InvalidInput
 from shared.guilds import code_for_member
+from shared.mail.message import resolve_claim_url
+from shared.pages import claim_url_for_project
 from shared.records import CodeRecord, SendResult
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -57,13 +59,13 @@ def send_report(result: SendResult) -> str:
     return "\n".join(lines)
 
 
-def dm_embed(record: CodeRecord, guild: discord.Guild | None) -> discord.Embed:
+def dm_embed(record: CodeRecord, guild: discord.Guild | None, *, web_url: str | None = None) -> discord.Embed:
+    """The DM: the code, how to claim it in the server and, when given, on the web (``web_url``)."""
     server = guild.name if guild is not None and guild.name else "the server"
+    description = f"Your code: **`{record.code}`**\n\nClaim it in {server} with `/claim code:{record.code}`"
+    description += f", or on the web: {web_url}" if web_url else "."
     embed = discord.Embed(
-        title=f"A code for you from {server}",
-        description=f"Your code: **`{record.code}`**\n\nClaim it in {server} with "
-        f"`/claim code:{record.code}`.",
-        colour=discord.Colour.blurple(),
+        title=f"A code for you from {server}", description=description, colour=discord.Colour.blurple()
     )
     role = guild.get_role(record.discord_role_id) if guild and record.discord_role_id else None
     if role is not None and record.discord_guild_id == guild.id:
@@ -123,9 +125,15 @@ class SendCommands(ManagerCommands):
                 f"I've sent many DMs in this server in the last minute; try again in "
                 f"{exc.retry_after} seconds."
             ) from None
+        web_url = None
+        if record.discord_role_id is None:  # a claim on the web grants no role: /claim only, then
+            template = await self.bot.runner.read(
+                claim_url_for_project, link.project_id, self.bot.settings.public_url
+            )
+            web_url = resolve_claim_url(template, record.code)
         await self.bot.dm_throttle.pace()
         try:
-            await member.send(embed=dm_embed(record, interaction.guild))
+            await member.send(embed=dm_embed(record, interaction.guild, web_url=web_url))
         except discord.Forbidden as exc:
             if exc.code != DMS_CLOSED:
                 raise
