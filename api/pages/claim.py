@@ -164,12 +164,15 @@ def _secure(response: Response, claim_page: ClaimPage | None) -> Response:
 def _rate_limited(_exc: RateLimitExceeded):
     limiter = current_app.extensions.get("codes_limiter")
     breached = limiter.current_limit if limiter is not None else None
-    message = messages.rate_limited(breached.reset_at - time.time() if breached is not None else None)
-    claim_page = g.get("claim_page")
-    if claim_page is None:
+    # As many seconds as Retry-After says.
+    message = messages.rate_limited(int(breached.reset_at - time.time()) if breached is not None else None)
+    try:
+        claim_page = current_page((request.view_args or {}).get("slug", ""))
+    except errors.PageNotFound:
         return _error_page(429, message)
     # What the person typed, with a fresh CSRF token.
-    return render_page(claim_page, ClaimForm(formdata=request.form), message=message, status=429)
+    form = ClaimForm(formdata=request.form if request.method == "POST" else None)
+    return render_page(claim_page, form, message=message, status=429)
 
 
 @blp.errorhandler(errors.PageNotFound)

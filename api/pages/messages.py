@@ -47,15 +47,14 @@ def refusal(error: errors.DomainError) -> str:
     return REFUSALS.get(error.code, REFUSALS["unexpected"])
 
 
-def rate_limited(seconds: float | None) -> str:
+def rate_limited(seconds: int | None) -> str:
     return REFUSALS["rate_limited"].format(wait=wait_phrase(seconds))
 
 
-def wait_phrase(seconds: float | None) -> str:
+def wait_phrase(seconds: int | None) -> str:
     """``45 seconds``, ``a minute``, ``5 minutes`` (the widget's ``waitPhrase`` says the same)."""
     if seconds is None or seconds <= 0:
         return "a minute"
-    seconds = int(seconds + 0.999)
     if seconds < 60:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = -(-seconds // 60)
