@@ -48,7 +48,7 @@ def set_slug(name: str, slug: str | None, clear: bool, as_json: bool) -> None:
     elif project.slug:
         click.echo(f"Project {project.name!r}: claim page at {_page_address(project.slug)}")
     else:
-        click.echo(f"Project {project.name!r} has no claim page now; its emails link to it no more.")
+        click.echo(f"Project {project.name!r} has no claim page now; its emails no longer link to one.")
 
 
 @click.command("set-redirect")
