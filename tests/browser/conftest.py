@@ -58,9 +58,13 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Headless Chromium for the whole run; each test opens its own context (cookies, storage)."""
+    """Headless Chromium for this package's tests; each opens its own context (cookies, storage).
+
+    Package-scoped, not session-scoped: while Playwright's sync API runs, its event loop is the
+    thread's running loop, and the bot tests' ``asyncio.run`` would fail beside it.
+    """
     executable = _chromium()
     try:
         from playwright.sync_api import sync_playwright
