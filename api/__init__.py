@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from flask import Flask, request
+from flask import Flask
 
 from shared.config import INSTANCE_DIR, PROJECT_ROOT, Settings
-from shared.db import (
-    configure_engine,
-    direct_statements,
-    engine_options,
-    ensure_sqlite_directory,
-    read_only,
-    statement_transactions,
-)
-
-
-class CodesFlask(Flask):
-    """Flask, remembering which functions are synchronous.
-
-    Flask asks ``inspect`` whether a hook or view is a coroutine function on every call of every
-    one (nine times a request here); the answer for a function never changes, so it is kept, per
-    function (a bound method by its function: views are bound to a new instance per request).
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._synchronous: dict = {}
-
-    def ensure_sync(self, func):
-        key = getattr(func, "__func__", func)
-        try:
-            synchronous = self._synchronous[key]
-        except (KeyError, TypeError):  # TypeError: not hashable; asked every time
-            wrapped = super().ensure_sync(func)
-            with contextlib.suppress(TypeError):
-                self._synchronous[key] = wrapped is func
-            return wrapped
-        return func if synchronous else super().ensure_sync(func)
+from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
     from api import abuse, health, pages, request_id, swagger_ui
     from api.claims.resources import blp as claims_blp
+    from api.cli import register as register_cli
     from api.codes.resources import blp as codes_blp
     from api.deliveries.resources import blp as deliveries_blp
+    from api.errors import register_error_handlers
     from api.extensions import Api, db, migrate
+    from api.limits import RateLimitDocPlugin
 
     settings = Settings.from_env()
-    app = CodesFlask(__name__, instance_path=str(INSTANCE_DIR))
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(
         SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -91,62 +61,17 @@ def create_app(config: dict | None = None) -> Flask:
         configure_engine(db.engine, busy_timeout=settings.sqlite_busy_timeout)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
-    api = Api(app)
+    # Every rate-limited operation documents its 429.
+    api = Api(app, spec_kwargs={"extra_plugins": [RateLimitDocPlugin()]})
+    register_error_handlers(app)  # after flask-smorest's own, which they replace
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (codes_blp, claims_blp, deliveries_blp, health.blp):
         api.register_blueprint(blueprint)
     request_id.init_app(app)
     app.extensions["codes_api"] = api
 
-    _read_only_gets(app)
     abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)
     pages.init_app(app)  # the claim page and the widget (docs/claim-page.md)
     app.register_blueprint(swagger_ui.blp)
-    _register_cli(app)
+    register_cli(app)
     return app
-
-
-# Routes whose every statement stands alone: on PostgreSQL a claim is one statement (and the
-# Idempotency-Key's statements are each atomic and committed at once anyway).
-STATEMENT_TRANSACTION_ENDPOINTS = frozenset({"codes.Claim"})
-
-
-def _read_only_gets(app: Flask) -> None:
-    """GET requests read: on SQLite they need no write lock, so they never queue behind writers.
-
-    On PostgreSQL they, and the claim, run in autocommit (shared.db): no BEGIN/COMMIT round trips,
-    and their per-request statements (the key, the code, the claim) skip the session altogether.
-    """
-    from api.extensions import db
-
-    @app.before_request
-    def _enter_read_only():
-        current = request._get_current_object()
-        if current.method in ("GET", "HEAD"):
-            mode = read_only()
-        elif current.endpoint in STATEMENT_TRANSACTION_ENDPOINTS:
-            mode = statement_transactions()
-        else:
-            return
-        contexts = (mode, direct_statements(db.engine))
-        for context in contexts:
-            context.__enter__()
-        current.environ["codes.read_only"] = contexts
-
-    @app.teardown_request
-    def _leave_read_only(_exc):
-        contexts = request.environ.pop("codes.read_only", None)
-        for context in reversed(contexts or ()):
-            context.__exit__(None, None, None)
-
-
-def _register_cli(app: Flask) -> None:
-    from api.cli import projects
-    from api.cli_guilds import guilds
-    from api.cli_mail import set_claim_url, set_template, worker
-
-    projects.add_command(set_template)
-    projects.add_command(set_claim_url)
-    app.cli.add_command(projects)
-    app.cli.add_command(guilds)
-    app.cli.add_command(worker)

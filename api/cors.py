@@ -12,12 +12,11 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from sqlalchemy.orm import Session
 
+from api import endpoints
 from api.auth import checked_key
 from api.extensions import db
 from shared import origins
-from shared.db import read_only
 
-CLAIM_ENDPOINT = "codes.Claim"
 ALLOW_METHODS = "POST"
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 EXPOSE_HEADERS = (
@@ -30,15 +29,15 @@ MAX_AGE_SECONDS = 600
 
 def _allowed(origin: str) -> bool:
     key = checked_key()
-    # Its own connection: the request's session may hold a failed transaction after a refusal.
-    with read_only(), db.engine.connect() as connection, Session(connection) as session:
+    # A session of its own: the request's may hold a failed transaction after a refusal.
+    with Session(db.engine) as session:
         if key is not None:
             return origins.project_allows(session, key.project_id, origin)
         return origins.any_project_allows(session, origin)
 
 
 def add_cors_headers(response: Response) -> Response:
-    if request.endpoint != CLAIM_ENDPOINT:
+    if request.endpoint != endpoints.CLAIM:
         return response
     _vary_on_origin(response)
     origin = request.headers.get("Origin")

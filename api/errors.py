@@ -12,12 +12,9 @@ import logging
 import re
 import time
 import uuid
-import weakref
 
 from flask import Flask, Response, current_app, request
-from marshmallow import Schema, ValidationError, fields
-from webargs import core
-from webargs.flaskparser import FlaskParser
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from shared import errors as domain
@@ -67,20 +64,6 @@ class ApiError(HTTPException):
         self.message = message
         self.errors = errors
         self.extra_headers = headers or {}
-
-
-class SecretKeyRequired(ApiError):
-    def __init__(self):
-        super().__init__(
-            403,
-            "secret_key_required",
-            "This route needs the project's secret key; the public key may only claim codes.",
-        )
-
-
-class InvalidJson(ApiError):
-    def __init__(self):
-        super().__init__(400, "invalid_json", "The request body is not valid JSON.")
 
 
 class ErrorSchema(Schema):
@@ -156,10 +139,33 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return error_response(status, error, message, errors=errors, headers=headers)
 
 
+# The domain names fields the Python way; clients know them by the API's JSON names.
+API_FIELD_NAMES = {
+    "allowed_claims": "allowedClaims",
+    "valid_from": "validFrom",
+    "valid_until": "validUntil",
+    "reserved_for": "reservedFor",
+    "code_type": "type",
+    "discord_user_id": "discordUserId",
+}
+# Where the API words a domain error its own way (the Codes API's clients expect this one).
+API_MESSAGES = {domain.Unauthenticated: HTTP_ERRORS[401][1]}
+
+
+def api_field_name(domain_name: str) -> str:
+    """``reserved_for`` -> ``reservedFor``; ``emails.3`` stays as it is."""
+    head, dot, rest = domain_name.partition(".")
+    return API_FIELD_NAMES.get(head, head) + dot + rest
+
+
 def handle_domain_error(exc: domain.DomainError) -> Response:
     status = next((code for kind, code in STATUS_BY_KIND if isinstance(exc, kind)), 400)
-    errors = exc.errors if isinstance(exc, domain.InvalidInput) else None
-    return error_response(status, exc.code, exc.message, errors=errors)
+    message = API_MESSAGES.get(type(exc), exc.message)
+    errors = None
+    if isinstance(exc, domain.InvalidInput):
+        errors = {api_field_name(name): messages for name, messages in exc.errors.items()}
+        message = "Invalid value for: " + ", ".join(sorted(errors)) + "."
+    return error_response(status, exc.code, message, errors=errors)
 
 
 def handle_unexpected(exc: Exception) -> Response:
@@ -169,85 +175,6 @@ def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error %s on %s %s", reference, request.method, request.path)
     error, message = HTTP_ERRORS[500]
     return error_response(500, error, f"{message} Reference: {reference}.")
-
-
-class JsonBodyParser(FlaskParser):
-    """Reads the body as JSON whatever its Content-Type says; malformed JSON is 400 invalid_json."""
-
-    def _raw_load_json(self, req):
-        data = req.get_data(cache=True)
-        if not data:
-            return core.missing
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidJson() from None
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        raise InvalidJson()
-
-    def _get_schema(self, argmap, req):
-        # webargs builds a new instance of a Schema class on every request (deep-copying its
-        # fields); one instance per class does the same validation, as flask-smorest's own
-        # response schemas do.
-        if isinstance(argmap, type) and issubclass(argmap, Schema):
-            schema = _schema_instances.get(argmap)
-            if schema is None:
-                schema = _schema_instances.setdefault(argmap, argmap())
-            return schema
-        return super()._get_schema(argmap, req)
-
-    def _process_location_data(self, location_data, schema, req, location, unknown, validators):
-        plain = _plain_loaders.get(schema)
-        if plain is None:
-            plain = _plain_loaders.setdefault(schema, _plain_loader(schema))
-        if plain and not validators and type(location_data) is dict:
-            loaded = plain(location_data)
-            if loaded is not None:
-                return loaded
-        return super()._process_location_data(location_data, schema, req, location, unknown, validators)
-
-
-_schema_instances: dict[type[Schema], Schema] = {}
-# Per schema instance, weakly: webargs makes a new instance per request for some argmaps.
-_plain_loaders: weakref.WeakKeyDictionary[Schema, object] = weakref.WeakKeyDictionary()
-
-
-def _plain_loader(schema: Schema):
-    """A shortcut through ``schema.load`` for the usual body, or False where there is none.
-
-    The usual body has every field the schema declares and nothing else, each valid: then what
-    ``load`` does comes down to deserialising each field in turn (the fields' own validation
-    included), which is all the shortcut does, without the rest of marshmallow's machinery. Any
-    other body (a field missing or unknown, one invalid) goes through ``load``, which gives the
-    errors. Only for schemas with nothing else to run: no hooks (``validates``, ``pre_load``,
-    ``validates_schema``, ``post_load``), not many, not partial, no dotted or renamed attributes.
-    tests/api/test_body_shortcut.py checks it against ``load``.
-    """
-    if schema.many or schema.partial or any(schema._hooks.values()) or schema.dict_class is not dict:
-        return False
-    plan = []
-    for name, field in schema.load_fields.items():
-        key = field.data_key if field.data_key is not None else name
-        if field.attribute is not None or "." in name:
-            return False
-        plan.append((key, name, field))
-    keys = frozenset(key for key, _, _ in plan)
-    if len(keys) != len(plan):
-        return False
-
-    def load(data: dict) -> dict | None:
-        if data.keys() != keys:
-            return None
-        loaded = {}
-        try:
-            for key, name, field in plan:
-                loaded[name] = field.deserialize(data[key], key, data)
-        except ValidationError:
-            return None
-        return loaded
-
-    return load
 
 
 def register_error_handlers(app: Flask) -> None:

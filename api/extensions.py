@@ -6,40 +6,30 @@ import flask_smorest
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from api.errors import ErrorSchema, JsonBodyParser, register_error_handlers
-from api.limits import RateLimitDocPlugin
+from api.errors import ErrorSchema
+from api.json_body import body_parser
 from shared.db import Base
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api with this service's error shape."""
+    """flask-smorest's Api, documenting this service's error shape."""
 
     ERROR_SCHEMA = ErrorSchema
-
-    def _register_error_handlers(self):
-        register_error_handlers(self._app)
-
-    def _init_spec(self, *, extra_plugins=None, **options):
-        # Every rate-limited operation documents its 429.
-        super()._init_spec(extra_plugins=[*(extra_plugins or ()), RateLimitDocPlugin()], **options)
 
 
 class Blueprint(flask_smorest.Blueprint):
     """Reads JSON bodies whatever the Content-Type, and answers malformed JSON with invalid_json."""
 
-    ARGUMENTS_PARSER = JsonBodyParser()
+    ARGUMENTS_PARSER = body_parser
 
     def errors(self, *statuses: int):
         """Document the error responses a route can give, all in the one error shape."""
 
         def decorator(view):
-            # Only the documentation is kept: alt_response's wrapper does nothing at run time but
-            # costs every request a call (and a coroutine check) per status.
             for status in reversed(statuses):
-                documented = self.alt_response(
+                view = self.alt_response(
                     status, schema=ErrorSchema, description=ERROR_DESCRIPTIONS.get(status, "Error")
                 )(view)
-                view._apidoc = documented._apidoc
             return view
 
         return decorator
@@ -59,11 +49,3 @@ ERROR_DESCRIPTIONS = {
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
-
-
-def commit() -> None:
-    """Commit the request's session, if it began anything: on PostgreSQL the hot routes never use it."""
-    if db.session.registry.has():
-        session = db.session()
-        if session.in_transaction():
-            session.commit()

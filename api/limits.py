@@ -34,14 +34,12 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api import endpoints
 from api.errors import HTTP_ERRORS, error_response
 from shared.projects import KEY_PATTERN, digest
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py).
 EXEMPT_BLUEPRINTS = frozenset({"health"})
-CLAIM_ENDPOINT = "codes.Claim"
-GENERATE_ENDPOINT = "codes.Generate"
-SEND_ENDPOINT = "codes.Send"
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
 
 
@@ -84,7 +82,7 @@ def _is_claim() -> bool:
     if request.method != "POST":
         return False
     endpoint = request.endpoint
-    return endpoint == CLAIM_ENDPOINT or endpoint in current_app.extensions.get(CLAIM_FORMS, ())
+    return endpoint == endpoints.CLAIM or endpoint in current_app.extensions.get(CLAIM_FORMS, ())
 
 
 def api_key_id() -> str:
@@ -121,13 +119,13 @@ RULES = (
         "RATELIMIT_CLAIM_GUESSES",
         "claim-guesses",
         ip_and_key,
-        CLAIM_ENDPOINT,
+        endpoints.CLAIM,
         counts_only=is_code_guess,
         message="Too many claims of unknown codes from this address. Try again later.",
     ),
-    LimitRule("RATELIMIT_CLAIM_PER_IP", "claim-ip", client_ip, CLAIM_ENDPOINT),
-    LimitRule("RATELIMIT_GENERATE_PER_KEY", "generate-key", api_key_id, GENERATE_ENDPOINT),
-    LimitRule("RATELIMIT_SEND_PER_KEY", "send-key", api_key_id, SEND_ENDPOINT),
+    LimitRule("RATELIMIT_CLAIM_PER_IP", "claim-ip", client_ip, endpoints.CLAIM),
+    LimitRule("RATELIMIT_GENERATE_PER_KEY", "generate-key", api_key_id, endpoints.GENERATE),
+    LimitRule("RATELIMIT_SEND_PER_KEY", "send-key", api_key_id, endpoints.SEND),
     LimitRule("RATELIMIT_PER_KEY", "key", api_key_id),
     LimitRule("RATELIMIT_PER_IP", "ip", client_ip),
 )
@@ -137,7 +135,7 @@ def _exempt_when(rule: LimitRule) -> Callable[[], bool]:
     needs_key = rule.key is not client_ip
 
     def exempt() -> bool:
-        if rule.endpoint == CLAIM_ENDPOINT:
+        if rule.endpoint == endpoints.CLAIM:
             if not _is_claim():
                 return True
         elif rule.endpoint is not None and (request.endpoint != rule.endpoint or request.method != "POST"):

@@ -10,9 +10,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.errors import InvalidInput
 from shared.models import CODE_TYPES
+from shared.records import CODE_STATUSES
 from shared.validation import normalize_code, normalize_email, parse_timestamp
-
-CODE_STATUSES = ("active", "expired", "fully_claimed", "not_yet_valid")
 
 
 class StrictSchema(Schema):

@@ -35,15 +35,11 @@ _DOMAIN_SENTENCES = {
     "code_fully_claimed": "This code has no claims left.",
     "guild_not_linked": LINK_HELP,
     "unauthorized": "That key isn't valid. Use the project's secret key: it starts with `sk_`.",
+    "secret_key_required": "Linking a server needs the project's secret key (`sk_...`), not its public key.",
 }
 
-# The API's field names, as the bot's options are called.
-_OPTION_NAMES = {
-    "validFrom": "valid_from",
-    "validUntil": "valid_until",
-    "allowedClaims": "allowed_claims",
-    "reservedFor": "reserved_for",
-}
+# The domain's field names that the bot's options call otherwise.
+_OPTION_NAMES = {"code_type": "type"}
 
 
 class Refusal(app_commands.AppCommandError):

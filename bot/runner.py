@@ -12,7 +12,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import read_only
+from shared.db import begin_read
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,10 +36,8 @@ class Runner:
         with self.session_factory() as session:
             try:
                 if reading:
-                    with read_only():
-                        result = fn(session, *args, **kwargs)
-                else:
-                    result = fn(session, *args, **kwargs)
+                    begin_read(session)
+                result = fn(session, *args, **kwargs)
                 session.commit()
             except BaseException:
                 session.rollback()

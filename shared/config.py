@@ -6,29 +6,31 @@ Every variable is listed in ``.env.example``; this module is the one place that 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", PROJECT_ROOT / "instance"))
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
+def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(value: str | None, default: int) -> int:
-    if value is None or value.strip() == "":
-        return default
-    return int(value)
+def _shard_ids(value: str) -> tuple[int, ...] | None:
+    return tuple(int(part) for part in value.replace(",", " ").split()) or None
 
 
-def _float(value: str | None, default: float) -> float:
-    if value is None or value.strip() == "":
-        return default
-    return float(value)
+# How a variable's text becomes a field's value, by the field's annotation.
+_PARSERS = {
+    "str": str,
+    "str | None": str,
+    "int": int,
+    "int | None": int,
+    "float": float,
+    "bool": _bool,
+}
 
 
 def _public_url(value: str | None) -> str | None:
@@ -60,10 +62,10 @@ class Settings:
     # Bodies larger than this are refused with 413.
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
-    log_level: str = "INFO"
+    log_level: str = field(default="INFO", metadata={"parse": str.upper})
     # The address people reach the service at (https://codes.example.com). When set, emails and
     # DMs of projects without a claim URL link to the project's hosted claim page, /p/<slug>.
-    public_url: str | None = None
+    public_url: str | None = field(default=None, metadata={"parse": _public_url})
     # Signs the claim page's session cookie (its CSRF token). Unset: a random key kept in
     # INSTANCE_DIR/secret_key, which every process of one machine shares; set it when several
     # machines or containers serve the API.
@@ -78,20 +80,20 @@ class Settings:
     discord_token: str | None = None
     # Sharding over several bot processes: the total shard count and this process's shard ids
     # ("0,1"). Unset: one process runs every shard, as many as Discord recommends.
-    discord_shard_count: int | None = None
-    discord_shard_ids: tuple[int, ...] | None = None
+    discord_shard_count: int | None = field(default=None, metadata={"parse": lambda v: int(v) or None})
+    discord_shard_ids: tuple[int, ...] | None = field(default=None, metadata={"parse": _shard_ids})
     # Refused /claim attempts a member may make per minute before waiting.
     bot_claim_failures_per_minute: int = 5
     # Codes the bot may DM (/codes send member:...) per server per minute.
     bot_dms_per_minute: int = 10
     # Email delivery (docs/email.md). Without SMTP_HOST each message is an .eml file in MAIL_DIR.
-    smtp_host: str = ""
+    smtp_host: str = field(default="", metadata={"parse": str.strip})
     # 0: the usual port of SMTP_SECURITY (none 25, starttls 587, ssl 465).
     smtp_port: int = 0
     smtp_username: str = ""
     smtp_password: str = ""
     # none | starttls | ssl
-    smtp_security: str = "starttls"
+    smtp_security: str = field(default="starttls", metadata={"parse": lambda v: v.strip().lower()})
     # Seconds to wait for the SMTP server to connect or answer one command.
     smtp_timeout: float = 10.0
     mail_from: str = "Codes <codes@localhost>"
@@ -127,52 +129,14 @@ class Settings:
     idempotency_lease_seconds: int = 60
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            database_url=env.get("DATABASE_URL") or default_database_url(),
-            sqlite_busy_timeout=_int(env.get("SQLITE_BUSY_TIMEOUT"), 30),
-            db_pool_size=_int(env.get("DB_POOL_SIZE"), 5),
-            db_max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 10),
-            max_content_length=_int(env.get("MAX_CONTENT_LENGTH"), 1024 * 1024),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            public_url=_public_url(env.get("PUBLIC_URL")),
-            secret_key=env.get("SECRET_KEY") or None,
-            port=_int(env.get("PORT"), 8000),
-            web_concurrency=_int(env.get("WEB_CONCURRENCY"), 0),
-            web_threads=_int(env.get("WEB_THREADS"), 4),
-            web_timeout=_int(env.get("WEB_TIMEOUT"), 30),
-            discord_token=env.get("DISCORD_TOKEN") or None,
-            discord_shard_count=_int(env.get("DISCORD_SHARD_COUNT"), 0) or None,
-            discord_shard_ids=tuple(
-                int(part) for part in (env.get("DISCORD_SHARD_IDS") or "").replace(",", " ").split()
-            )
-            or None,
-            bot_claim_failures_per_minute=_int(env.get("BOT_CLAIM_FAILURES_PER_MINUTE"), 5),
-            bot_dms_per_minute=_int(env.get("BOT_DMS_PER_MINUTE"), 10),
-            smtp_host=env.get("SMTP_HOST", "").strip(),
-            smtp_port=_int(env.get("SMTP_PORT"), 0),
-            smtp_username=env.get("SMTP_USERNAME", ""),
-            smtp_password=env.get("SMTP_PASSWORD", ""),
-            smtp_security=(env.get("SMTP_SECURITY") or "starttls").strip().lower(),
-            smtp_timeout=_float(env.get("SMTP_TIMEOUT"), 10.0),
-            mail_from=env.get("MAIL_FROM") or "Codes <codes@localhost>",
-            mail_dir=env.get("MAIL_DIR") or str(INSTANCE_DIR / "mail"),
-            mail_max_attempts=_int(env.get("MAIL_MAX_ATTEMPTS"), 8),
-            mail_retry_base_seconds=_float(env.get("MAIL_RETRY_BASE_SECONDS"), 60.0),
-            mail_retry_max_seconds=_float(env.get("MAIL_RETRY_MAX_SECONDS"), 3600.0),
-            worker_batch_size=_int(env.get("WORKER_BATCH_SIZE"), 20),
-            worker_lease_seconds=_float(env.get("WORKER_LEASE_SECONDS"), 300.0),
-            worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 2.0),
-            ratelimit_enabled=_bool(env.get("RATELIMIT_ENABLED"), True),
-            redis_url=env.get("REDIS_URL") or None,
-            ratelimit_per_ip=env.get("RATELIMIT_PER_IP") or "300 per minute",
-            ratelimit_per_key=env.get("RATELIMIT_PER_KEY") or "1200 per minute",
-            ratelimit_claim_per_ip=env.get("RATELIMIT_CLAIM_PER_IP") or "30 per minute",
-            ratelimit_generate_per_key=env.get("RATELIMIT_GENERATE_PER_KEY") or "60 per minute",
-            ratelimit_send_per_key=env.get("RATELIMIT_SEND_PER_KEY") or "60 per minute",
-            ratelimit_claim_guesses=env.get("RATELIMIT_CLAIM_GUESSES") or "10 per minute",
-            trusted_proxies=_int(env.get("TRUSTED_PROXIES"), 0),
-            idempotency_ttl_seconds=_int(env.get("IDEMPOTENCY_TTL_SECONDS"), 24 * 3600),
-            idempotency_lease_seconds=_int(env.get("IDEMPOTENCY_LEASE_SECONDS"), 60),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Each field from the variable of its name in upper case; unset or empty: its default."""
+        env = os.environ if env is None else env
+        values = {}
+        for setting in fields(cls):
+            raw = env.get(setting.name.upper())
+            if raw is None or raw.strip() == "":
+                continue
+            parse = setting.metadata.get("parse") or _PARSERS[setting.type]
+            values[setting.name] = parse(raw)
+        return cls(**values)

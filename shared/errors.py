@@ -46,7 +46,12 @@ class InvalidInput(DomainError):
 
 class Unauthenticated(DomainError):
     code = "unauthorized"
-    default_message = "Incorrect Bearer token specified"
+    default_message = "The key is missing, malformed or unknown."
+
+
+class SecretKeyRequired(Forbidden):
+    code = "secret_key_required"
+    default_message = "This needs the project's secret key (sk_...); the public key may only claim codes."
 
 
 class CodeNotFound(NotFound):

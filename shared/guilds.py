@@ -18,14 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.codes import get_code
+from shared.codes import get_code, refuse_unsendable
+from shared.db import begin_write
 from shared.errors import (
     CodeAlreadyClaimed,
-    CodeExpired,
-    CodeFullyClaimed,
     CodeReserved,
     DomainError,
-    Forbidden,
     NotFound,
 )
 from shared.models import Claim, Code, DiscordClaimFailure, Guild, Project
@@ -39,11 +37,6 @@ _IN_CHUNK = 500
 class GuildNotLinked(NotFound):
     code = "guild_not_linked"
     default_message = "This Discord server is not linked to a project."
-
-
-class SecretKeyRequired(Forbidden):
-    code = "secret_key_required"
-    default_message = "Linking a server needs the project's secret key (sk_...), not its public key."
 
 
 class TooManyFailedClaims(DomainError):
@@ -93,9 +86,7 @@ def _link_from_row(row) -> GuildLink:
 
 def link_guild(session: Session, guild_id: int, secret_key: str) -> GuildLink:
     """Link ``guild_id`` to the project whose secret key this is; re-linking moves it."""
-    api_key = authenticate(session, secret_key.strip())
-    if not api_key.is_secret:
-        raise SecretKeyRequired()
+    api_key = authenticate(session, secret_key.strip(), secret_required=True)
     return _link(session, guild_id, api_key.project_id)
 
 
@@ -105,6 +96,7 @@ def link_guild_to_project(session: Session, guild_id: int, project_name: str) ->
 
 
 def _link(session: Session, guild_id: int, project_id: int) -> GuildLink:
+    begin_write(session)
     guild = session.get(Guild, guild_id, with_for_update=True)
     if guild is None:
         try:
@@ -121,6 +113,7 @@ def _link(session: Session, guild_id: int, project_id: int) -> GuildLink:
 
 
 def unlink_guild(session: Session, guild_id: int) -> None:
+    begin_write(session)
     if session.execute(delete(Guild).where(Guild.guild_id == guild_id)).rowcount == 0:
         raise GuildNotLinked()
 
@@ -145,6 +138,7 @@ def set_guild_config(
     log_channel_id: int | None | _Unchanged = UNCHANGED,
 ) -> GuildLink:
     """Set (or, with ``None``, clear) the manager role and the log channel of a linked guild."""
+    begin_write(session)
     guild = session.get(Guild, guild_id, with_for_update=True)
     if guild is None:
         raise GuildNotLinked()
@@ -192,6 +186,7 @@ def record_claim_failure(
     window: dt.timedelta = CLAIM_FAILURE_WINDOW,
 ) -> None:
     """Count one refused claim; this member's failures older than the window go at the same time."""
+    begin_write(session)
     now = utcnow()
     session.execute(
         delete(DiscordClaimFailure).where(
@@ -209,15 +204,11 @@ def record_claim_failure(
 def code_for_member(session: Session, project_id: int, code: str, discord_user_id: int) -> CodeRecord:
     """A code that may be handed to a Discord member (by DM): the rules of ``send_code``.
 
-    A code not yet valid may be sent; an expired or fully claimed one may not. A code reserved
-    for an email address goes by email, and a member who already claimed it gets nothing new.
+    On top of the rule for any recipient (``refuse_unsendable``): a code reserved for an email
+    address goes by email, and a member who already claimed it gets nothing new.
     """
     record = get_code(session, project_id, code)
-    now = utcnow()
-    if record.valid_until is not None and record.valid_until <= now:
-        raise CodeExpired()
-    if record.claims >= record.allowed_claims:
-        raise CodeFullyClaimed()
+    refuse_unsendable(record, utcnow())
     if record.reserved_for is not None:
         raise CodeReserved("This code is reserved for an email address; send it by email instead.")
     claimed = session.execute(
@@ -256,7 +247,6 @@ __all__ = [
     "UNCHANGED",
     "GuildLink",
     "GuildNotLinked",
-    "SecretKeyRequired",
     "TooManyFailedClaims",
     "check_claim_allowed",
     "code_for_member",

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
+from shared.db import begin_write
 from shared.errors import IdempotencyKeyReused, RequestInProgress
 from shared.models import IdempotencyKey
 
@@ -77,6 +78,7 @@ def begin(
     lease: dt.timedelta = DEFAULT_LEASE,
 ) -> Acquired | StoredResponse:
     """Take ``key`` for this request, or say why not. Commit before running the request."""
+    begin_write(session)
     token = secrets.token_hex(16)
     # A few rounds at most: each one either decides or saw the row change under it.
     for _ in range(4):
@@ -156,6 +158,7 @@ def _take_over(session: Session, row_id: int, token: str, *conditions, **values)
 
 def finish(session: Session, project_id: int, key: str, token: str, status: int, body: str) -> bool:
     """Store the response to replay. False if the lease was lost to another request meanwhile."""
+    begin_write(session)
     result = session.execute(
         update(IdempotencyKey)
         .where(
@@ -171,6 +174,7 @@ def finish(session: Session, project_id: int, key: str, token: str, status: int,
 
 def release(session: Session, project_id: int, key: str, token: str) -> None:
     """Give the key back unused: the next request with it runs as if it were the first."""
+    begin_write(session)
     session.execute(
         delete(IdempotencyKey).where(
             IdempotencyKey.project_id == project_id,
@@ -183,5 +187,6 @@ def release(session: Session, project_id: int, key: str, token: str) -> None:
 
 def purge_expired(session: Session, *, now: dt.datetime | None = None) -> int:
     """Delete the keys past their TTL; returns how many went."""
+    begin_write(session)
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow())))
     return result.rowcount

@@ -70,6 +70,8 @@ class Code(Base):
             name="window_ordered",
         ),
         Index("ix_codes_project_id_id", "project_id", "id"),
+        # generate counts a project's codes of a type only as far as it must (shared.codes.generate).
+        Index("ix_codes_project_id_type", "project_id", "type"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

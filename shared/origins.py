@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
+from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput
 from shared.models import Project
 from shared.projects import get_project_by_name
@@ -53,6 +54,7 @@ def normalize_origin(value: str, field: str = "origin") -> str:
 def set_allowed_origins(session: Session, name: str, origins: list[str]) -> Project:
     """Replace the origins the project ``name`` allows; an empty list allows none."""
     cleaned = clean_each(origins, normalize_origin, "origins")
+    begin_write(session)
     project = get_project_by_name(session, name)
     project.allowed_origins = cleaned
     session.flush()
@@ -75,6 +77,7 @@ def project_allows(session: Session, project_id: int, origin: str) -> bool:
     origin = _browser_origin(origin)
     if origin is None or origin == ANY_ORIGIN:
         return False
+    begin_read(session)
     allowed = session.execute(
         select(Project.allowed_origins).where(Project.id == project_id)
     ).scalar_one_or_none()
@@ -86,6 +89,7 @@ def any_project_allows(session: Session, origin: str) -> bool:
     origin = _browser_origin(origin)
     if origin is None or origin == ANY_ORIGIN:
         return False
+    begin_read(session)
     text = cast(Project.allowed_origins, Text)
     candidates = session.scalars(
         select(Project.allowed_origins).where(

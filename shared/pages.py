@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput, PageNotFound, SlugTaken
 from shared.models import URL_LENGTH, Project
 from shared.projects import SLUG_PATTERN, get_project_by_name, normalize_slug
@@ -41,6 +42,7 @@ def find_page(session: Session, slug: str) -> ClaimPage:
     value = slug.strip().lower()
     row = None
     if SLUG_PATTERN.fullmatch(value):
+        begin_read(session)
         row = session.execute(
             select(
                 Project.id, Project.name, Project.slug, Project.redirect_url, Project.public_key_digest
@@ -54,6 +56,7 @@ def find_page(session: Session, slug: str) -> ClaimPage:
 def set_slug(session: Session, project_name: str, slug: str | None) -> Project:
     """Move the project's page to ``/p/<slug>``; ``None`` removes the page."""
     value = normalize_slug(slug) if slug is not None else None
+    begin_write(session)
     project = get_project_by_name(session, project_name)
     if value == project.slug:
         return project
@@ -94,6 +97,7 @@ def check_redirect_url(url: str, field: str = "redirectUrl") -> str:
 def set_redirect_url(session: Session, project_name: str, url: str | None) -> Project:
     """Where the page sends a claimant, with ``?claim_token=...``; ``None`` shows a success page."""
     value = check_redirect_url(url) if url is not None else None
+    begin_write(session)
     project = get_project_by_name(session, project_name)
     project.redirect_url = value
     session.flush()
@@ -123,6 +127,7 @@ def claim_url_template(claim_url: str | None, slug: str | None, public_url: str 
 
 def claim_url_for_project(session: Session, project_id: int, public_url: str | None) -> str | None:
     """:func:`claim_url_template` of the project ``project_id``."""
+    begin_read(session)
     row = session.execute(select(Project.claim_url, Project.slug).where(Project.id == project_id)).first()
     if row is None:
         return None

@@ -7,13 +7,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shared.db import HotStatement
-from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, Unauthenticated
+from shared.db import begin_read, begin_write
+from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, SecretKeyRequired, Unauthenticated
 from shared.models import Code, Project
 
 KEY_PATTERN = re.compile(r"(pk|sk)_[0-9a-f]{48}")
@@ -60,6 +60,7 @@ def create_project(session: Session, name: str) -> tuple[Project, ProjectKeys]:
         raise InvalidInput(
             {"name": ["1 to 100 letters, digits, spaces, '_', '.' or '-', starting with a letter or digit."]}
         )
+    begin_write(session)
     keys = new_keys()
     project = Project(
         name=name,
@@ -94,13 +95,14 @@ def slug_from_name(name: str) -> str:
 def _give_default_slug(session: Session, project: Project) -> None:
     """Every new project gets a claim page: its name as a slug, or that with a suffix when another
     project has it (``shop-a`` and ``Shop A`` make the same slug). The unique constraint decides."""
+    table = Project.__table__  # Core, so a refused slug changes nothing in the session
     base = slug_from_name(project.name)
     candidates = [base, *(f"{base}-{n}" for n in range(2, 10))]
     candidates += [f"{base}-{secrets.token_hex(3)}" for _ in range(3)]
     for candidate in candidates:
         try:
             with session.begin_nested():
-                session.execute(update(_projects).where(_projects.c.id == project.id).values(slug=candidate))
+                session.execute(update(table).where(table.c.id == project.id).values(slug=candidate))
         except IntegrityError:
             continue
         set_committed_value(project, "slug", candidate)
@@ -117,6 +119,7 @@ def get_project_by_name(session: Session, name: str) -> Project:
 
 def rotate_keys(session: Session, name: str) -> tuple[Project, ProjectKeys]:
     """New keys for the project; the old ones stop working when the transaction commits."""
+    begin_write(session)
     project = get_project_by_name(session, name)
     keys = new_keys()
     project.public_key_digest = digest(keys.public_key)
@@ -135,47 +138,18 @@ def list_projects(session: Session) -> list[ProjectSummary]:
     return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
 
 
-class PresentedKey:
-    """A well-formed key as a caller presented it, checked against the database at most once.
-
-    Either :func:`check_key` checks it, or a statement that checks it along with its own work
-    (``shared.codes.get_code_with_key``, ``claim_with_key``) confirms it; ``api_key`` is set from
-    then on. The key itself is not kept, only its digest.
-    """
-
-    __slots__ = ("digest", "is_secret", "api_key")
-
-    def __init__(self, raw_key: str | None):
-        if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
-            raise Unauthenticated()
-        self.digest = digest(raw_key)
-        self.is_secret = raw_key.startswith("sk_")
-        self.api_key: ApiKey | None = None
-
-    def confirm(self, project_id: int, project_name: str) -> ApiKey:
-        self.api_key = ApiKey(project_id=project_id, project_name=project_name, is_secret=self.is_secret)
-        return self.api_key
-
-
-# Every request runs one of these (shared.db.HotStatement: built once, run without per-call overhead).
-_projects = Project.__table__
-KEY_DIGEST_COLUMNS = {True: _projects.c.secret_key_digest, False: _projects.c.public_key_digest}
-_project_by_digest = {
-    is_secret: HotStatement(select(_projects.c.id, _projects.c.name).where(column == bindparam("digest")))
-    for is_secret, column in KEY_DIGEST_COLUMNS.items()
-}
-
-
-def check_key(session: Session, key: PresentedKey) -> ApiKey:
-    """The project a presented key belongs to (looked up once). Any failure is the same error."""
-    if key.api_key is None:
-        row = _project_by_digest[key.is_secret].first(session, {"digest": key.digest})
-        if row is None:
-            raise Unauthenticated()
-        key.confirm(row[0], row[1])
-    return key.api_key
-
-
-def authenticate(session: Session, raw_key: str | None) -> ApiKey:
-    """The project a key belongs to, looked up by digest. Any failure is the same error."""
-    return check_key(session, PresentedKey(raw_key))
+def authenticate(session: Session, raw_key: str | None, *, secret_required: bool = False) -> ApiKey:
+    """The project a key belongs to: one indexed lookup of its digest, so a rotated key stops
+    working at once. Unauthenticated for anything unknown or malformed (always the same error);
+    SecretKeyRequired for a valid public key where only the secret key will do."""
+    if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
+        raise Unauthenticated()
+    is_secret = raw_key.startswith("sk_")
+    digest_column = Project.secret_key_digest if is_secret else Project.public_key_digest
+    begin_read(session)
+    row = session.execute(select(Project.id, Project.name).where(digest_column == digest(raw_key))).first()
+    if row is None:
+        raise Unauthenticated()
+    if secret_required and not is_secret:
+        raise SecretKeyRequired()
+    return ApiKey(project_id=row.id, project_name=row.name, is_secret=is_secret)

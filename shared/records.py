@@ -28,6 +28,10 @@ CODE_COLUMNS = (
 )
 
 
+# What ``CodeRecord.status`` can answer, in the order it checks.
+CODE_STATUSES = ("expired", "fully_claimed", "not_yet_valid", "active")
+
+
 @dataclass(frozen=True, slots=True)
 class CodeRecord:
     id: int

@@ -15,6 +15,8 @@ from shared.models import CODE_LENGTH, CODE_TYPES, EMAIL_LENGTH
 
 MAX_GENERATE = 10_000
 MAX_SEND = 1_000
+# Claims one code may admit: within a 32-bit integer column.
+MAX_ALLOWED_CLAIMS = 2_000_000_000
 
 
 def normalize_code(value: str, field: str = "code") -> str:
@@ -114,11 +116,11 @@ def generate_errors(
     if not 1 <= amount <= max_amount:
         errors["amount"] = [f"Must be between 1 and {max_amount}."]
     if code_type not in CODE_TYPES:
-        errors["type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
+        errors["code_type"] = [f"Must be one of: {', '.join(CODE_TYPES)}."]
     if allowed_claims < 1:
-        errors["allowedClaims"] = ["Must be at least 1."]
-    elif allowed_claims > 2_000_000_000:
-        errors["allowedClaims"] = ["Must be at most 2000000000."]
+        errors["allowed_claims"] = ["Must be at least 1."]
+    elif allowed_claims > MAX_ALLOWED_CLAIMS:
+        errors["allowed_claims"] = [f"Must be at most {MAX_ALLOWED_CLAIMS}."]
     errors.update(window_errors(valid_from, valid_until, now))
     return errors
 
@@ -129,7 +131,7 @@ def window_errors(
     messages: list[str] = []
     if valid_until is not None:
         if valid_from is not None and valid_until <= valid_from:
-            messages.append("Must be after validFrom.")
+            messages.append("Must be after the time the code becomes valid.")
         if valid_until <= now:
             messages.append("Must be in the future.")
-    return {"validUntil": messages} if messages else {}
+    return {"valid_until": messages} if messages else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.auth import current_key, presented_key, require_key
+from api.auth import current_key, require_key
 from api.codes.schemas import (
     ClaimedEnvelope,
     ClaimPageEnvelope,
@@ -18,7 +18,7 @@ from api.codes.schemas import (
     SendSchema,
     SentEnvelope,
 )
-from api.extensions import Blueprint, commit, db
+from api.extensions import Blueprint, db
 from api.idempotency import idempotent
 from api.render import claim_json, code_json, success
 from api.schemas import PageQuerySchema
@@ -63,7 +63,7 @@ class CodeItem(MethodView):
 
         `/codes/code/{code}` is an alias that the Node SDK calls. Whitespace and case are ignored.
         """
-        return success(code_json(codes.get_code_with_key(db.session, presented_key(), code)))
+        return success(code_json(codes.get_code(db.session, current_key().project_id, code)))
 
 
 @blp.route("/<code>/claims")
@@ -107,7 +107,7 @@ class Generate(MethodView):
 
 
 @blp.route("/claim")
-class Claim(MethodView):
+class ClaimCode(MethodView):
     @blp.response(200, ClaimedEnvelope)
     @blp.errors(400, 401, 403, 404, 409, 413, 422)
     @require_key(public_ok=True)
@@ -120,8 +120,8 @@ class Claim(MethodView):
         `code_reserved`, 409 `code_already_claimed`, `code_not_yet_valid`, `code_expired`,
         `code_fully_claimed`.
         """
-        result = codes.claim_with_key(db.session, presented_key(), body["code"], email=body["email"])
-        commit()
+        result = codes.claim_code(db.session, current_key().project_id, body["code"], email=body["email"])
+        db.session.commit()
         return success(
             {
                 "token": result.token,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas import (
-    CODE_STATUSES,
     CodeSchema,
     CodeValue,
     Email,
@@ -18,7 +17,8 @@ from api.schemas import (
 )
 from shared.clock import utcnow
 from shared.models import CODE_TYPES
-from shared.validation import MAX_GENERATE, MAX_SEND, window_errors
+from shared.records import CODE_STATUSES
+from shared.validation import MAX_ALLOWED_CLAIMS, MAX_GENERATE, MAX_SEND, window_errors
 
 
 class GenerateSchema(StrictSchema):
@@ -39,7 +39,7 @@ class GenerateSchema(StrictSchema):
     )
     allowedClaims = StrictInteger(
         load_default=1,
-        validate=validate.Range(1, 2_000_000_000),
+        validate=validate.Range(1, MAX_ALLOWED_CLAIMS),
         metadata={"description": "How many claimants each code admits."},
     )
     reservedFor = Email(
@@ -57,7 +57,7 @@ class GenerateSchema(StrictSchema):
     def check_window(self, data, **kwargs):
         errors = window_errors(data.get("validFrom"), data.get("validUntil"), utcnow())
         if errors:
-            raise ValidationError(errors["validUntil"], "validUntil")
+            raise ValidationError(errors["valid_until"], "validUntil")
 
 
 class ClaimSchema(StrictSchema):

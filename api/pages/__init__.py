@@ -1,5 +1,5 @@
 """What people see in a browser: the hosted claim page (``/p/<slug>``) and the embeddable claim
-widget (``/widget.js``), with their operator commands (``projects set-slug``, ``set-redirect``).
+widget (``/widget.js``). Their operator commands are in ``api.cli.pages``.
 
 docs/claim-page.md describes both.
 """
@@ -18,8 +18,6 @@ CSRF_TIME_LIMIT_SECONDS = 12 * 3600
 
 
 def init_app(app: Flask) -> None:
-    from api.cli import projects
-    from api.cli_pages import set_redirect, set_slug
     from api.pages import claim, widget
 
     settings = app.config["SETTINGS"]
@@ -38,5 +36,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(claim.blp)
     app.register_blueprint(widget.blp)
     limits.limit_as_claims(app, claim.CLAIM_ENDPOINT, claim.project_key)
-    projects.add_command(set_slug)
-    projects.add_command(set_redirect)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.codes import get_code
+from shared.db import begin_write
 from shared.errors import InvalidInput
 from shared.mail.message import MailTemplates, check_claim_url, check_template
 from shared.models import DELIVERY_STATUSES, Delivery
@@ -68,6 +69,7 @@ def set_template(
     """Override parts of a project's message. ``None`` leaves a part as it is, an empty string
     restores its default, ``reset`` restores all three first. A template with an unknown
     placeholder is refused, and nothing changes."""
+    begin_write(session)
     project = get_project_by_name(session, project_name)
     parts = {"subject": subject, "text": text, "html": html}
     errors: dict[str, list[str]] = {}
@@ -93,6 +95,7 @@ def set_template(
 
 def set_claim_url(session: Session, project_name: str, url: str | None) -> MailSettings:
     """Where recipients claim their code (``{code}`` is replaced); ``None`` or "" removes it."""
+    begin_write(session)
     project = get_project_by_name(session, project_name)
     project.claim_url = check_claim_url(url) if url and url.strip() else None
     session.flush()

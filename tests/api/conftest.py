@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import requests
 
 from api import create_app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import Gunicorn, subprocess_env
 
 
 @pytest.fixture
@@ -25,6 +16,15 @@ def app(database, engine):
 
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app_without_database(tmp_path):
+    """The app for what never reaches a database (the OpenAPI document, the factory): one run,
+    not one per database backend."""
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unused.sqlite3'}", "TESTING": True}
+    )
 
 
 @pytest.fixture
@@ -84,24 +84,6 @@ def generate(client, secret):
     return make
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen):
-        self.url = url
-        self.process = process
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return requests.post(self.url + path, timeout=30, **kwargs)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, timeout=30, **kwargs)
-
-
 @pytest.fixture(scope="session")
 def live_server(database, tmp_path_factory):
     """gunicorn with several workers on the test database, on a free loopback port.
@@ -109,55 +91,8 @@ def live_server(database, tmp_path_factory):
     One server per database for the whole run; tests that use it also ask for ``engine``, which
     empties the tables after each test.
     """
-    port = _free_port()
     instance = tmp_path_factory.mktemp("instance")
-    log_path = instance / "gunicorn.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "INSTANCE_DIR": str(instance),
-        "RATELIMIT_ENABLED": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "4",
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "--graceful-timeout",
-                "2",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(url + "/openapi.json", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.1)
-    yield LiveServer(url, process)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    env = subprocess_env(DATABASE_URL=database.url, INSTANCE_DIR=str(instance), RATELIMIT_ENABLED="false")
+    args = ("--workers", "4", "--threads", "4", "--worker-class", "gthread")
+    with Gunicorn(env=env, log_path=instance / "gunicorn.log", args=args) as server:
+        yield server

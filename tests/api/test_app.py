@@ -1,30 +1,31 @@
-"""The Flask application class: what it remembers about views and hooks never changes the answer."""
+"""The application factory: configuration in layers, and the names other modules rely on."""
 
 from __future__ import annotations
 
-from flask import Flask
+from api import create_app, endpoints
 
 
-def test_synchronous_functions_and_methods_are_used_as_they_are(app):
-    def hook():
-        return "ran"
+def test_config_overrides_come_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    monkeypatch.setenv("RATELIMIT_CLAIM_PER_IP", "7 per minute")
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "RATELIMIT_CLAIM_PER_IP": "3/second",
+        }
+    )
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048, "from the environment"
+    assert app.config["RATELIMIT_CLAIM_PER_IP"] == "3/second", "the override wins"
+    assert app.config["SETTINGS"].ratelimit_claim_per_ip == "7 per minute"
 
-    class View:
-        def get(self):
-            return "got"
 
-    for _ in range(2):  # the first answer is remembered; the second must be the same
-        assert app.ensure_sync(hook) is hook
-        method = View().get
-        assert app.ensure_sync(method) is method
+def test_the_endpoints_singled_out_by_limits_and_cors_exist(app_without_database):
+    for name in (endpoints.CLAIM, endpoints.GENERATE, endpoints.SEND):
+        assert name in app_without_database.view_functions, name
 
 
-def test_a_coroutine_function_is_never_taken_for_a_synchronous_one(app, monkeypatch):
-    # What Flask's "async" extra would do: wrap it to run in an event loop.
-    monkeypatch.setattr(Flask, "async_to_sync", lambda self, func: ("wrapped", func))
-
-    async def view():
-        return "async"
-
-    for _ in range(2):  # remembered as asynchronous: wrapped every time
-        assert app.ensure_sync(view) == ("wrapped", view)
+def test_every_route_answers_in_one_error_shape_without_a_database(app_without_database):
+    client = app_without_database.test_client()
+    for method, path, status in (("get", "/nowhere", 404), ("put", "/codes/claim", 405)):
+        body = getattr(client, method)(path).get_json()
+        assert body["success"] is False and body["code"] == status

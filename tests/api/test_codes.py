@@ -85,7 +85,7 @@ def test_valid_until_must_be_after_valid_from_and_in_the_future(client, secret, 
         json={"amount": 1, "validFrom": "2030-03-01T00:00:00Z", "validUntil": "2030-02-01T00:00:00Z"},
     )
     assert assert_error(response, 422, "validation_error")["errors"]["validUntil"] == [
-        "Must be after validFrom."
+        "Must be after the time the code becomes valid."
     ]
     response = client.post(
         "/codes/generate", headers=secret, json={"amount": 1, "validUntil": "2029-12-31T00:00:00Z"}
@@ -252,11 +252,11 @@ def test_reserved_code_is_claimed_by_its_email_in_any_case(client, public, gener
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # SQLite has no server to drop them
-def test_claims_and_lookups_go_on_after_the_database_drops_its_connections(make_app, public, secret):
+def test_claims_and_lookups_go_on_after_the_database_drops_its_connections(
+    make_app, database, public, secret
+):
     """A database restart or an idle timeout closes pooled connections; no request may fail on one."""
-    from sqlalchemy import text
-
-    from api.extensions import db
+    from sqlalchemy import create_engine, text
 
     name = "codes-test-dropped"
     app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"application_name": name}})
@@ -267,22 +267,21 @@ def test_claims_and_lookups_go_on_after_the_database_drops_its_connections(make_
     claim = {"code": code["code"], "email": "before@example.com"}
     assert client.post("/codes/claim", json=claim, headers=public).status_code == 200
     assert client.get(f"/codes/{code['code']}", headers=secret).status_code == 200
-    with app.app_context(), db.engine.connect() as connection:
-        dropped = connection.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": name},
-        ).scalar_one()
-    assert dropped >= 1
-    with app.app_context(), db.engine.connect() as connection:
-        deadline = time.monotonic() + 5
-        left = (
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND pid <> pg_backend_pid()"
-        )
-        while connection.execute(text(left), {"name": name}).scalar_one() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    admin = create_engine(database.url)  # not the app's pool: every one of its connections goes
+    try:
+        # Autocommit: pg_stat_activity is a snapshot per transaction.
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            backends = "FROM pg_stat_activity WHERE application_name = :name"
+            dropped = connection.execute(
+                text(f"SELECT count(pg_terminate_backend(pid)) {backends}"), {"name": name}
+            ).scalar_one()
+            assert dropped >= 1
+            deadline = time.monotonic() + 5
+            while connection.execute(text(f"SELECT count(*) {backends}"), {"name": name}).scalar_one():
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+    finally:
+        admin.dispose()
     response = client.post("/codes/claim", json={**claim, "email": "after@example.com"}, headers=public)
     assert response.status_code == 200, response.get_json()
     looked_up = client.get(f"/codes/{code['code']}", headers=secret)

@@ -208,7 +208,7 @@ def test_unexpected_exception_is_500_logged_without_internals(client, secret, mo
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals: connection string")
 
-    monkeypatch.setattr(codes, "get_code_with_key", explode)
+    monkeypatch.setattr(codes, "get_code", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get("/codes/anything", headers=secret)
     body = assert_error(response, 500, "internal_error")

@@ -19,8 +19,8 @@ ROUTES = {
 
 
 @pytest.fixture
-def spec(client):
-    response = client.get("/openapi.json")
+def spec(app_without_database):
+    response = app_without_database.test_client().get("/openapi.json")
     assert response.status_code == 200
     return response.get_json()
 
@@ -60,6 +60,6 @@ def test_bearer_authentication_is_declared(spec):
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
 
 
-def test_docs_page_is_served(client):
-    response = client.get("/docs")
+def test_docs_page_is_served(app_without_database):
+    response = app_without_database.test_client().get("/docs")
     assert response.status_code == 200 and b"swagger" in response.data.lower()

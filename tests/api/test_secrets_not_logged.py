@@ -84,7 +84,7 @@ def exercise(client, project, generate_code, monkeypatch):
         raise RuntimeError("the database went away")
 
     with monkeypatch.context() as patched:
-        patched.setattr(codes, "claim_with_key", crash)
+        patched.setattr(codes, "claim_code", crash)
         crashed = client.post(
             "/codes/claim",
             json={"code": code, "email": "a@example.com"},
@@ -171,7 +171,7 @@ def test_misplaced_keys_never_reach_a_log_line_or_an_error(
     def crash(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(codes, "get_code_with_key", crash)
+    monkeypatch.setattr(codes, "get_code", crash)
     crashed = client.get(f"/codes/{secret_key}", headers=secret)
     assert crashed.status_code == 500
     responses.append(crashed)

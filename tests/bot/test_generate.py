@@ -91,7 +91,10 @@ async def test_relative_and_iso_times_set_the_validity_window(harness, linked, s
     [
         ({"valid_until": "soon"}, "**valid_until**: Use a relative time such as 30m"),
         ({"valid_until": "2020-01-01T00:00:00Z"}, "**valid_until**: Must be in the future."),
-        ({"valid_from": "2d", "valid_until": "1d"}, "**valid_until**: Must be after validFrom."),
+        (
+            {"valid_from": "2d", "valid_until": "1d"},
+            "**valid_until**: Must be after the time the code becomes valid.",
+        ),
         ({"reserved_for": "not-an-email"}, "**reserved_for**: Not a valid email address."),
         ({"allowed_claims": 0}, "**allowed_claims**: Must be at least 1."),
     ],

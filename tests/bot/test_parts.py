@@ -92,7 +92,7 @@ def test_describe_prefers_a_service_message_over_the_generic_sentence():
     assert describe(CodeReserved()) == "This code is reserved for someone else."
     assert describe(CodeReserved("Send it by email.")) == "Send it by email."
     assert describe(TooManyFailedClaims(12)) == "Too many failed attempts. Try again in 12 seconds."
-    assert describe(InvalidInput({"validUntil": ["Must be in the future."]})) == (
+    assert describe(InvalidInput({"valid_until": ["Must be in the future."]})) == (
         "Please check:\n**valid_until**: Must be in the future."
     )
     assert describe(RuntimeError("boom")) is None

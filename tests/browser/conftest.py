@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,9 +28,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.mailserver import free_port
+from tests.support import ROOT, Gunicorn, free_port, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 # Loose limits: every test comes from 127.0.0.1. Anti-guessing is the one a test trips.
 LIMITS = {
@@ -144,49 +142,24 @@ def site(database, tmp_path_factory) -> Iterator[Site]:
     url = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("site")
     redis_url = _redis_url()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": database.url,
-        "INSTANCE_DIR": str(instance),
-        "MAIL_DIR": str(instance / "mail"),
-        "PUBLIC_URL": url,
-        "REDIS_URL": redis_url or "",
-        "BROWSER_TESTS_RATELIMIT_PREFIX": f"codes-browser-{uuid.uuid4().hex}",
+    env = subprocess_env(
+        DATABASE_URL=database.url,
+        INSTANCE_DIR=str(instance),
+        MAIL_DIR=str(instance / "mail"),
+        PUBLIC_URL=url,
+        REDIS_URL=redis_url or "",
+        BROWSER_TESTS_RATELIMIT_PREFIX=f"codes-browser-{uuid.uuid4().hex}",
         **LIMITS,
-    }
+    )
     for name in ("SMTP_HOST", "SECRET_KEY", "TRUSTED_PROXIES", "RATELIMIT_ENABLED", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     workers = "2" if redis_url else "1"  # without Redis, one process's memory counts exactly
-    log_path = instance / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", workers,
-             "--threads", "4", "--graceful-timeout", "2", "tests.browser.served:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+    args = ("--workers", workers, "--threads", "4", "--worker-class", "gthread")
+    server = Gunicorn(
+        env=env, log_path=instance / "gunicorn.log", args=args, port=port, app="tests.browser.served:app"
+    )
+    with server:
         yield Site(url, env, instance / "mail")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- other origins, for the widget ---------------------------------------------------------------

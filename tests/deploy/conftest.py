@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.empty_databases import BACKENDS, empty_database
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -30,10 +26,3 @@ def migrations_app(empty_database_url):
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-def subprocess_env(**overrides: str) -> dict[str, str]:
-    """The environment for a child process that runs this project's code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.update(overrides)
-    return env

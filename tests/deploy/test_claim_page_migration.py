@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from api.extensions import db
 
-BEFORE = "5e90eb7e9699"
+BEFORE = "7c1d2e3f4a5b"
 CLAIM_PAGES = "c41a7d2e9b30"
 
 

@@ -8,6 +8,7 @@ the code reads is documented in .env.example with its true default.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import json
 import re
@@ -20,7 +21,7 @@ import yaml
 from click.testing import CliRunner as FlaskRunner
 
 from shared.config import Settings
-from tests.deploy.conftest import ROOT
+from tests.support import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
@@ -35,18 +36,8 @@ NOT_LITERAL = {"DATABASE_URL", "INSTANCE_DIR", "MAIL_DIR"}
 
 
 def settings_variables() -> set[str]:
-    """Every environment variable shared/config.py reads (``env.get("X")``, ``os.environ.get``)."""
-    tree = ast.parse((ROOT / "shared" / "config.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        key = None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-            key = node.args[0] if node.args else None
-        elif isinstance(node, ast.Subscript):
-            key = node.slice
-        if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            names.add(key.value)
-    return {name for name in names if re.fullmatch(r"[A-Z][A-Z0-9_]*", name)}
+    """Every environment variable shared/config.py reads: one per Settings field, and INSTANCE_DIR."""
+    return {setting.name.upper() for setting in dataclasses.fields(Settings)} | {"INSTANCE_DIR"}
 
 
 ASSIGNMENT = re.compile(r"^(?P<commented>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")

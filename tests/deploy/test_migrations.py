@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 import shared
 from api.extensions import db
 from shared.db import Base
-from tests.deploy.conftest import ROOT, subprocess_env
+from tests.support import ROOT, subprocess_env
 
 MIGRATIONS = ROOT / "migrations"
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import flask_migrate
@@ -21,16 +18,10 @@ from api import create_app
 from shared.codes import generate_codes, send_code
 from shared.db import make_engine, make_sessionmaker
 from shared.projects import create_project
-from tests.deploy.conftest import ROOT, subprocess_env
+from tests.support import ROOT, Gunicorn, free_port, subprocess_env
 
 CONF = ROOT / "gunicorn.conf.py"
 SECRET_LOOKALIKE = "sk_" + "5e" * 24
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _json_lines(text: str) -> list[dict]:
@@ -130,29 +121,13 @@ def _healthcheck(port: int) -> subprocess.CompletedProcess:
 
 def test_gunicorn_serves_probes_writes_json_logs_and_stops_gracefully(migrated_sqlite, tmp_path):
     url, instance = migrated_sqlite
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "gunicorn.log"
     env = _service_env(url, instance, PORT=str(port), WEB_CONCURRENCY="1", WEB_THREADS="2")
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(CONF), "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn(env=env, log_path=log_path, args=("--config", str(CONF)), port=port, start_timeout=90)
+    base = server.url
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-
+        server.start()
         ready = requests.get(base + "/readyz", headers={"X-Request-ID": "probe-1"}, timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["data"]["status"] == "ready"
@@ -168,11 +143,9 @@ def test_gunicorn_serves_probes_writes_json_logs_and_stops_gracefully(migrated_s
 
         assert _healthcheck(port).returncode == 0
     finally:
-        server.send_signal(signal.SIGTERM)
         try:
-            code = server.wait(timeout=30)
+            code = server.stop()
         except subprocess.TimeoutExpired:
-            server.kill()
             pytest.fail("gunicorn did not stop within 30 seconds of SIGTERM")
     assert code == 0
     stopped = _healthcheck(port)

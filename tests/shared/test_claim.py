@@ -1,5 +1,5 @@
-"""claim_code: success, normalisation, every refusal in its documented order, Discord claimants;
-claim_with_key and get_code_with_key, which check an API key in the same statement."""
+"""claim_code: success, normalisation, every refusal in its documented order, Discord claimants,
+and the API's sequence: authenticate (a read), then claim in the same session."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shared.codes import claim_code, claim_with_key, generate_codes, get_code, get_code_with_key
+from shared.codes import claim_code, generate_codes, get_code
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -19,10 +19,9 @@ from shared.errors import (
     CodeNotYetValid,
     CodeReserved,
     InvalidInput,
-    Unauthenticated,
 )
 from shared.models import Claim
-from shared.projects import ApiKey, PresentedKey, check_key
+from shared.projects import ApiKey, authenticate
 from tests.shared.conftest import T0, ScriptedGenerator
 
 HOUR = dt.timedelta(hours=1)
@@ -295,19 +294,17 @@ def test_a_refused_repeat_claim_leaves_the_session_usable_and_the_counter_right(
     assert get_code(session, project.id, code.code).claims == 1
 
 
-# --- with a key not checked yet (the API's claims and lookups) ----------------------------------
-
-UNKNOWN_KEY = "pk_" + "0" * 48
+# --- after authenticating in the same session (the API's claims and lookups) ------------------
 
 
-def test_claim_with_key_claims_in_the_keys_project_and_confirms_the_key(
+def test_a_claim_after_authenticating_is_in_the_keys_project_and_lasts(
     session, session_factory, project, make_code, clock
 ):
     code = make_code(allowed_claims=2)
-    key = PresentedKey(project.keys.public_key)
-    result = claim_with_key(session, key, f" {code.code.upper()} ", email="Alice@Example.com")
+    key = authenticate(session, project.keys.public_key)
+    assert key == ApiKey(project_id=project.id, project_name=project.name, is_secret=False)
+    result = claim_code(session, key.project_id, f" {code.code.upper()} ", email="Alice@Example.com")
     session.commit()
-    assert key.api_key == ApiKey(project_id=project.id, project_name=project.name, is_secret=False)
     assert (result.code.id, result.code.claims, result.email, result.claimed_at) == (
         code.id,
         1,
@@ -319,74 +316,37 @@ def test_claim_with_key_claims_in_the_keys_project_and_confirms_the_key(
     assert claim.token_digest == hashlib.sha256(result.token.encode()).hexdigest()
 
 
-def test_claim_with_an_unknown_key_touches_nothing_and_comes_before_every_refusal(
-    session, session_factory, project, make_code
-):
-    code = make_code(allowed_claims=1, reserved_for="alice@example.com")
-    for value in (code.code, "no-such-code"):
-        key = PresentedKey(UNKNOWN_KEY)
-        with pytest.raises(Unauthenticated):
-            claim_with_key(session, key, value, email="bob@example.com")
-        session.rollback()
-        assert key.api_key is None
-    with pytest.raises(Unauthenticated):
-        claim_with_key(session, PresentedKey(UNKNOWN_KEY), code.code, email="alice@example.com")
-    session.rollback()
-    assert counter(session_factory, project.id, code.code) == 0
-    assert claims_of(session_factory, code.id) == []
-
-
-def test_claim_with_a_secret_key_is_in_its_project_too(session, project, make_code):
-    code = make_code()
-    result = claim_with_key(session, PresentedKey(project.keys.secret_key), code.code, email="a@example.com")
-    assert result.code.claims == 1
-
-
-def test_claim_with_another_projects_key_is_not_found(
+def test_a_claim_with_another_projects_key_is_not_found_and_touches_nothing(
     session, session_factory, project, make_project, make_code
 ):
     other = make_project("other")
     code = make_code(project_id=other.id)
-    key = PresentedKey(project.keys.public_key)
+    key = authenticate(session, project.keys.public_key)
     with pytest.raises(CodeNotFound):
-        claim_with_key(session, key, code.code, email="alice@example.com")
+        claim_code(session, key.project_id, code.code, email="alice@example.com")
     session.rollback()
-    assert key.api_key is not None and key.api_key.project_id == project.id
     assert counter(session_factory, other.id, code.code) == 0
 
 
-def test_claim_with_key_refuses_in_the_documented_order(session, project, make_code, clock):
+def test_refusals_after_authenticating_come_in_the_documented_order(session, project, make_code, clock):
     code = make_code(allowed_claims=1, valid_until=T0 + HOUR)
-    claim_with_key(session, PresentedKey(project.keys.public_key), code.code, email="alice@example.com")
+    project_id = authenticate(session, project.keys.public_key).project_id
+    claim_code(session, project_id, code.code, email="alice@example.com")
     session.commit()
     for email, refusal in (("ALICE@example.com", CodeAlreadyClaimed), ("bob@example.com", CodeFullyClaimed)):
+        project_id = authenticate(session, project.keys.public_key).project_id
         with pytest.raises(refusal):
-            claim_with_key(session, PresentedKey(project.keys.public_key), code.code, email=email)
+            claim_code(session, project_id, code.code, email=email)
         session.rollback()
     clock.advance(hours=2)
     with pytest.raises(CodeExpired):
-        claim_with_key(session, PresentedKey(project.keys.public_key), code.code, email="bob@example.com")
+        claim_code(session, project_id, code.code, email="bob@example.com")
 
 
-def test_claim_with_an_already_checked_key_uses_its_project(session, project, make_code):
+def test_a_lookup_after_authenticating_reads_the_keys_project(session, project, make_project, make_code):
     code = make_code()
-    key = PresentedKey(project.keys.public_key)
-    check_key(session, key)
-    assert claim_with_key(session, key, code.code, email="a@example.com").code.claims == 1
-
-
-def test_get_code_with_key_finds_the_code_and_confirms_the_key(session, project, make_project, make_code):
-    code = make_code()
-    other = PresentedKey(make_project("other").keys.secret_key)
-    key = PresentedKey(project.keys.secret_key)
-    assert get_code_with_key(session, key, code.code.upper()) == get_code(session, project.id, code.code)
-    assert key.api_key.project_id == project.id
-    missing = PresentedKey(project.keys.secret_key)
+    other = make_project("other")
+    key = authenticate(session, project.keys.secret_key)
+    assert get_code(session, key.project_id, code.code.upper()).id == code.id
     with pytest.raises(CodeNotFound):
-        get_code_with_key(session, missing, "no-such-code")
-    assert missing.api_key is not None, "a known key is confirmed even when the code is not found"
-    with pytest.raises(CodeNotFound):
-        get_code_with_key(session, other, code.code)
-    for value in (code.code, "no-such-code"):
-        with pytest.raises(Unauthenticated):
-            get_code_with_key(session, PresentedKey("sk_" + "0" * 48), value)
+        get_code(session, authenticate(session, other.keys.secret_key).project_id, code.code)

@@ -1,208 +1,142 @@
-"""Hot statements and the connections they run on: the same answers as an ordinary execution,
-and, on PostgreSQL inside ``direct_statements``, a pooled autocommit connection of their own that
-survives what the server does to it."""
+"""The shapes a unit of work takes (a read, one statement, a write transaction) on both databases,
+the guard against writing outside a write transaction, and PostgreSQL's checkout check."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
 
-from shared.db import (
-    HotStatement,
-    configure_engine,
-    direct_statements,
-    make_engine,
-    make_sessionmaker,
-    read_only,
-    statement_transactions,
-)
+from shared.db import WriteOutsideTransaction, begin_read, begin_statement, begin_write, make_engine
 from shared.models import Project
 
-BACKEND_PID = HotStatement(text("SELECT pg_backend_pid()"))
-PROJECT_NAMES = HotStatement(select(Project.name).order_by(Project.name))
-ADD_PROJECT = HotStatement(
-    text(
-        "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
-        " VALUES (:name, :public, :secret, '[]', CURRENT_TIMESTAMP) RETURNING name"
-    )
-)
-
-
-def add_project(session, name: str):
-    return ADD_PROJECT.first(session, {"name": name, "public": f"{name}-public", "secret": f"{name}-secret"})
-
-
-@pytest.fixture
-def own_engine(database, engine):
-    """An engine of this test's own, so that disposing it leaves the others alone."""
-    own = make_engine(database.url)
-    yield own
-    own.dispose()
-
-
-# Direct statements are a PostgreSQL path; elsewhere they change nothing (tested on SQLite).
 postgresql_only = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def postgres_engine(own_engine):
-    return own_engine
+def project_row(name: str) -> dict:
+    return {"name": name, "public_key_digest": f"{name}-pk", "secret_key_digest": f"{name}-sk"}
 
 
-def backend_pid(engine) -> int:
-    with read_only(), direct_statements(engine), make_sessionmaker(engine)() as session:
-        return BACKEND_PID.first(session, {})[0]
+def names(engine) -> list[str]:
+    """What another session sees, committed (a read: it never waits for a writer's lock)."""
+    with Session(engine) as other:
+        begin_read(other)
+        return other.execute(select(Project.name).order_by(Project.name)).scalars().all()
 
 
-def terminate(engine, pid: int) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    assert is_gone(engine, pid)
+def test_a_write_transaction_commits_its_statements_together_or_not_at_all(session, engine):
+    begin_write(session)
+    session.execute(insert(Project), [project_row("one"), project_row("two")])
+    assert names(engine) == []
+    session.rollback()
+    assert names(engine) == []
+    begin_write(session)
+    session.execute(insert(Project), [project_row("one"), project_row("two")])
+    session.commit()
+    assert names(engine) == ["one", "two"]
 
 
-def is_connected(engine, pid: int) -> bool:
-    with engine.connect() as connection:
-        found = connection.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
-        return found.first() is not None
+def test_a_write_after_a_read_ends_the_read_and_runs_in_a_transaction(session, engine):
+    begin_read(session)
+    assert session.execute(select(Project.name)).all() == []
+    begin_write(session)
+    session.execute(insert(Project).values(**project_row("pending")))
+    assert names(engine) == [], "nothing is visible before the commit"
+    session.rollback()
+    assert names(engine) == []
 
 
-def is_gone(engine, pid: int) -> bool:
-    """Whether the server ended that connection's backend (it notices a closed socket at once,
-    and takes a moment to clean up)."""
-    deadline = time.monotonic() + 5
-    while is_connected(engine, pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+@pytest.mark.parametrize("write", ["core", "orm"])
+def test_writing_in_a_read_is_refused_before_anything_is_written(session, engine, write):
+    begin_read(session)
+    session.execute(select(Project.id)).all()
+    with pytest.raises(WriteOutsideTransaction):
+        if write == "core":
+            session.execute(insert(Project).values(**project_row("sneaky")))
+        else:
+            session.add(Project(**project_row("sneaky"), allowed_origins=[]))
+            session.flush()
+    session.rollback()
+    assert names(engine) == []
 
 
-def test_hot_statements_answer_as_ordinary_executions(own_engine):
-    sessions = make_sessionmaker(own_engine)
-    with sessions() as session:
-        add_project(session, "beta")
-        add_project(session, "alpha")
-        assert (
-            PROJECT_NAMES.all(session, {})
-            == session.execute(select(Project.name).order_by(Project.name)).all()
+def test_a_read_takes_no_write_lock_so_writers_go_on(session, engine):
+    begin_read(session)
+    assert session.execute(select(Project.name)).all() == []
+    # On SQLite a BEGIN IMMEDIATE reader would make this writer wait out the busy timeout.
+    with engine.begin() as other:
+        other.execute(insert(Project).values(**project_row("written")))
+    assert names(engine) == ["written"]
+
+
+@postgresql_only
+def test_on_postgresql_a_read_sees_each_statement_fresh_without_a_transaction(session, engine):
+    begin_read(session)
+    assert session.execute(select(Project.name)).scalars().all() == []
+    with engine.begin() as other:
+        other.execute(insert(Project).values(**project_row("meanwhile")))
+    assert session.execute(select(Project.name)).scalars().all() == ["meanwhile"]
+    status = session.connection().connection.driver_connection.info.transaction_status
+    assert status == 0, "IDLE: no BEGIN was sent"
+
+
+@postgresql_only
+def test_on_postgresql_one_statement_outside_a_transaction_commits_by_itself(session, engine):
+    begin_statement(session)
+    session.execute(
+        text(
+            "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
+            " VALUES ('at-once', 'a-pk', 'a-sk', '[]', CURRENT_TIMESTAMP)"
         )
-        assert [tuple(row) for row in PROJECT_NAMES.all(session, {})] == [("alpha",), ("beta",)]
-        with pytest.raises(IntegrityError) as duplicate:
-            add_project(session, "alpha")
-        assert duplicate.value.orig is not None
+    )
+    assert names(engine) == ["at-once"], "committed before the session commits"
+    session.rollback()
+    assert names(engine) == ["at-once"]
 
 
-def test_outside_direct_statements_they_run_in_the_sessions_transaction(own_engine):
-    sessions = make_sessionmaker(own_engine)
-    with sessions() as session:
-        add_project(session, "undone")
-        assert session.in_transaction()
-        session.rollback()
-        assert PROJECT_NAMES.all(session, {}) == []
-
-
-@sqlite_only
-def test_on_sqlite_direct_statements_change_nothing(own_engine):
-    sessions = make_sessionmaker(own_engine)
-    with statement_transactions(), direct_statements(own_engine), sessions() as session:
-        add_project(session, "in-session")
-        assert session.in_transaction()
-        session.rollback()
-        assert PROJECT_NAMES.all(session, {}) == []
+def test_one_statement_inside_a_write_transaction_joins_it(session, engine):
+    begin_write(session)
+    session.execute(insert(Project).values(**project_row("first")))
+    begin_statement(session)
+    session.execute(
+        text(
+            "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
+            " VALUES ('second', 's-pk', 's-sk', '[]', CURRENT_TIMESTAMP)"
+        )
+    )
+    session.rollback()
+    assert names(engine) == [], "both undone together"
 
 
 @postgresql_only
-def test_direct_statements_commit_on_their_own_without_the_session(postgres_engine):
-    sessions = make_sessionmaker(postgres_engine)
-    with statement_transactions(), direct_statements(postgres_engine), sessions() as session:
-        add_project(session, "committed")
-        assert not session.in_transaction(), "the session was never used"
-        with postgres_engine.connect() as other:
-            assert other.execute(select(Project.name)).scalars().all() == ["committed"]
-        # The session, on its own connection, sees it as well.
-        assert session.execute(select(Project.name)).scalars().all() == ["committed"]
+def test_the_autocommit_of_a_read_ends_with_its_session(session_factory, engine):
+    with session_factory() as reader:
+        begin_read(reader)
+        reader.execute(select(Project.id)).all()
+        reader.commit()
+    with session_factory() as writer:
+        writer.execute(insert(Project).values(**project_row("later")))
+        assert names(engine) == [], "a pooled connection comes back in its default isolation"
+        writer.rollback()
 
 
 @postgresql_only
-def test_one_connection_per_context_taken_back_and_reused(postgres_engine):
-    sessions = make_sessionmaker(postgres_engine)
-    with read_only(), direct_statements(postgres_engine), sessions() as session:
-        first = BACKEND_PID.first(session, {})[0]
-        assert BACKEND_PID.first(session, {})[0] == first
-        with postgres_engine.connect() as connection:
-            session_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        assert session_pid != first, "not the engine pool's connection"
-    assert backend_pid(postgres_engine) == first
-
-
-@postgresql_only
-def test_an_idle_connection_the_server_closed_is_replaced(postgres_engine):
-    before = backend_pid(postgres_engine)
-    terminate(postgres_engine, before)
-    after = backend_pid(postgres_engine)
-    assert after != before
-
-
-@postgresql_only
-def test_a_connection_that_breaks_mid_request_is_not_given_back(postgres_engine):
-    sessions = make_sessionmaker(postgres_engine)
-    with read_only(), direct_statements(postgres_engine), sessions() as session:
-        pid = BACKEND_PID.first(session, {})[0]
-        terminate(postgres_engine, pid)
-        with pytest.raises(DBAPIError) as broken:
-            BACKEND_PID.first(session, {})
-        assert broken.value.connection_invalidated
-    assert backend_pid(postgres_engine) not in (pid, None)
-
-
-@postgresql_only
-def test_disposing_the_engine_closes_its_idle_connections(postgres_engine):
-    pid = backend_pid(postgres_engine)
-    assert is_connected(postgres_engine, pid)
-    postgres_engine.dispose()
-    assert is_gone(postgres_engine, pid)
-    assert backend_pid(postgres_engine) != pid
-
-
-@postgresql_only
-def test_a_connection_in_use_when_the_engine_is_disposed_is_closed_when_given_back(postgres_engine):
-    sessions = make_sessionmaker(postgres_engine)
-    with read_only(), direct_statements(postgres_engine), sessions() as session:
-        pid = BACKEND_PID.first(session, {})[0]
-        postgres_engine.dispose()
-    assert is_gone(postgres_engine, pid)
-
-
-@postgresql_only
-def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(postgres_engine):
-    parent = backend_pid(postgres_engine)
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child reports through the pipe and exits at once
-        try:
-            os.write(write, str(backend_pid(postgres_engine)).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    os.waitpid(child, 0)
-    with os.fdopen(read) as pipe:
-        in_child = int(pipe.read() or 0)
-    assert in_child not in (0, parent)
-    assert backend_pid(postgres_engine) == parent, "the parent's connection still works"
-
-
-@postgresql_only
-def test_an_engine_that_pools_nothing_keeps_no_idle_connection_either(database, engine):
-    unpooled = configure_engine(create_engine(database.url, poolclass=NullPool))
+def test_an_idle_connection_the_server_closed_is_replaced_without_an_error(database, engine):
+    pooled = make_engine(database.url, pool_size=1, max_overflow=0)
     try:
-        first = backend_pid(unpooled)
-        assert is_gone(engine, first)
-        assert backend_pid(unpooled) != first
+        with pooled.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # Autocommit: pg_stat_activity is a snapshot per transaction.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            deadline = time.monotonic() + 5
+            alive = text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid")
+            while admin.execute(alive, {"pid": pid}).first():
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        with pooled.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
-        unpooled.dispose()
+        pooled.dispose()

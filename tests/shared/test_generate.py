@@ -44,13 +44,19 @@ def test_every_bad_field_is_named_at_once(session, project, clock):
             valid_until=T0 - dt.timedelta(seconds=1),
             reserved_for="not-an-email",
         )
-    assert set(raised.value.errors) == {"amount", "type", "allowedClaims", "validUntil", "reservedFor"}
+    assert set(raised.value.errors) == {
+        "amount",
+        "code_type",
+        "allowed_claims",
+        "valid_until",
+        "reserved_for",
+    }
 
 
 def test_valid_until_in_the_past_is_invalid(session, project, clock):
     with pytest.raises(InvalidInput) as raised:
         generate_codes(session, project.id, amount=1, valid_until=T0)
-    assert set(raised.value.errors) == {"validUntil"}
+    assert set(raised.value.errors) == {"valid_until"}
 
 
 def test_valid_until_before_valid_from_is_invalid(session, project, clock):
@@ -62,7 +68,7 @@ def test_valid_until_before_valid_from_is_invalid(session, project, clock):
             valid_from=T0 + dt.timedelta(days=2),
             valid_until=T0 + dt.timedelta(days=1),
         )
-    assert set(raised.value.errors) == {"validUntil"}
+    assert set(raised.value.errors) == {"valid_until"}
 
 
 def test_valid_from_may_be_in_the_past(session, project, clock):

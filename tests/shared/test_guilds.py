@@ -13,11 +13,11 @@ from shared.errors import (
     CodeFullyClaimed,
     CodeReserved,
     ProjectNotFound,
+    SecretKeyRequired,
     Unauthenticated,
 )
 from shared.guilds import (
     GuildNotLinked,
-    SecretKeyRequired,
     TooManyFailedClaims,
     check_claim_allowed,
     code_for_member,

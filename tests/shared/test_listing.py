@@ -189,8 +189,8 @@ forged_cursor = base64.urlsafe_b64encode(b"v2:5").decode()
         ({"cursor": forged_cursor}, "cursor"),
         ({"cursor": base64.urlsafe_b64encode(b"v1:x").decode()}, "cursor"),
         ({"status": "bogus"}, "status"),
-        ({"code_type": "emoji"}, "type"),
-        ({"reserved_for": "not-an-email"}, "reservedFor"),
+        ({"code_type": "emoji"}, "code_type"),
+        ({"reserved_for": "not-an-email"}, "reserved_for"),
     ],
 )
 def test_bad_list_input_is_invalid(session, project, options, field):

@@ -24,8 +24,9 @@ from shared.mail.services import set_claim_url
 from shared.mail.transports import SmtpTransport
 from shared.mail.worker import Worker
 from shared.models import Code, Delivery
-from tests.mailserver import SilentServer, SmtpServer, free_port
+from tests.mailserver import SilentServer, SmtpServer
 from tests.shared.conftest import T0
+from tests.support import free_port
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import send_code
-from shared.db import read_only
+from shared.db import begin_read
 from shared.models import Delivery
 from tests.mailserver import SmtpServer
 
@@ -78,7 +78,8 @@ def queue(session_factory, project, make_code):
 
 def statuses(session_factory) -> dict[str, tuple[str, int]]:
     # A read: on SQLite it must not wait for the write lock the worker holds while sending.
-    with read_only(), session_factory() as session:
+    with session_factory() as session:
+        begin_read(session)
         return {d.email: (d.status, d.attempts) for d in session.scalars(select(Delivery))}
 
 
@@ -99,7 +100,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing_once_restarted(
     assert smtp.recipients() == emails[:2]
 
     # The dead worker's lease has to run out before a new worker may take its deliveries.
-    with read_only(), session_factory() as session:
+    with session_factory() as session:
+        begin_read(session)
         lease_end = session.scalar(select(func.max(Delivery.lease_expires_at)))
     wait = (lease_end - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
     time.sleep(max(wait, 0) + 0.05)

@@ -66,7 +66,7 @@ def test_a_key_finds_its_own_project_among_others(session, project, make_project
 def test_unknown_or_malformed_keys_are_refused(session, project, key):
     with pytest.raises(Unauthenticated) as raised:
         authenticate(session, key)
-    assert raised.value.message == "Incorrect Bearer token specified"
+    assert raised.value.message == Unauthenticated.default_message
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from bot.formatting import INLINE_LIMIT, codes_csv, generated_summary, inline_co
 from bot.times import parse_when
 from shared.codes import generate_codes
 from shared.errors import InvalidInput
+from shared.validation import MAX_ALLOWED_CLAIMS
 
 MAX_AMOUNT = 1000
 TYPES = [
@@ -65,7 +66,7 @@ class GenerateCommands(ManagerCommands):
         interaction: discord.Interaction,
         amount: app_commands.Range[int, 1, MAX_AMOUNT],
         code_type: app_commands.Choice[str] | None = None,
-        allowed_claims: app_commands.Range[int, 1, 2_000_000_000] = 1,
+        allowed_claims: app_commands.Range[int, 1, MAX_ALLOWED_CLAIMS] = 1,
         valid_from: app_commands.Range[str, 1, 64] | None = None,
         valid_until: app_commands.Range[str, 1, 64] | None = None,
         reserved_for: app_commands.Range[str, 3, 320] | None = None,

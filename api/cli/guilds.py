@@ -10,17 +10,13 @@ import json
 import click
 from flask.cli import AppGroup
 
+from api.cli import fail
 from api.extensions import db
 from shared import guilds as guild_service
 from shared.clock import isoformat_z
 from shared.errors import DomainError
 
 guilds = AppGroup("guilds", help="Link Discord servers to projects.")
-
-
-def _fail(exc: DomainError) -> None:
-    db.session.rollback()
-    raise click.ClickException(f"{exc.message} ({exc.code})")
 
 
 @guilds.command("link")
@@ -31,7 +27,7 @@ def link(guild_id: int, project_name: str) -> None:
     try:
         linked = guild_service.link_guild_to_project(db.session, guild_id, project_name)
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     db.session.commit()
     click.echo(f"Linked Discord server {linked.guild_id} to project {linked.project_name!r}.")
 
@@ -43,7 +39,7 @@ def unlink(guild_id: int) -> None:
     try:
         guild_service.unlink_guild(db.session, guild_id)
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     db.session.commit()
     click.echo(f"Unlinked Discord server {guild_id}.")
 

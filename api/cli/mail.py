@@ -9,22 +9,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from api.cli import fail
 from api.extensions import db
 from shared.clock import utcnow
 from shared.db import make_sessionmaker
-from shared.errors import DomainError, InvalidInput
+from shared.errors import DomainError
 from shared.logging import configure_logging
 from shared.mail import services as mail_services
 from shared.mail.message import MailContent, render_parts
 from shared.mail.worker import Worker, serve
-
-
-def _fail(exc: DomainError) -> None:
-    db.session.rollback()
-    if isinstance(exc, InvalidInput):
-        details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.errors.items())
-        raise click.ClickException(details)
-    raise click.ClickException(f"{exc.message} ({exc.code})")
 
 
 @click.command("worker")
@@ -103,7 +96,7 @@ def set_template(name: str, subject: str | None, text_file, html_file, reset: bo
         )
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     _preview(settings)
 
 
@@ -120,5 +113,5 @@ def set_claim_url(name: str, url: str | None, clear: bool) -> None:
         settings = mail_services.set_claim_url(db.session, name, None if clear else url)
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     _preview(settings)

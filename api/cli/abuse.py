@@ -7,6 +7,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from api.cli import fail
 from api.extensions import db
 from shared import idempotency, origins
 from shared.errors import DomainError
@@ -27,10 +28,7 @@ def set_origins(name: str, origin: tuple[str, ...], as_json: bool) -> None:
         project = origins.set_allowed_origins(db.session, name, list(origin))
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        errors = getattr(exc, "errors", {})
-        details = "".join(f" {field}: {' '.join(messages)}" for field, messages in errors.items())
-        raise click.ClickException(f"{exc.message} ({exc.code}){details}") from None
+        fail(exc)
     if as_json:
         click.echo(json.dumps({"name": project.name, "allowedOrigins": project.allowed_origins}))
     elif project.allowed_origins:

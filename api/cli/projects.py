@@ -10,16 +10,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from api.cli import fail
 from api.extensions import db
 from shared import projects as project_service
 from shared.errors import DomainError
 
 projects = AppGroup("projects", help="Create projects and manage their keys.")
-
-
-def _fail(exc: DomainError) -> None:
-    db.session.rollback()
-    raise click.ClickException(f"{exc.message} ({exc.code})")
 
 
 def _print_keys(name: str, project_id: int, keys, as_json: bool) -> None:
@@ -45,7 +41,7 @@ def create(name: str, as_json: bool) -> None:
         project, keys = project_service.create_project(db.session, name)
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     _print_keys(project.name, project.id, keys, as_json)
 
 
@@ -79,7 +75,7 @@ def rotate_keys(name: str, as_json: bool) -> None:
         project, keys = project_service.rotate_keys(db.session, name)
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     _print_keys(project.name, project.id, keys, as_json)
 
 
@@ -102,7 +98,7 @@ def demo(keys_file: Path | None) -> None:
         project, keys = project_service.create_project(db.session, "demo")
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "id": project.id,

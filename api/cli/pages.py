@@ -8,16 +8,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from api.cli import fail
 from api.extensions import db
 from shared import pages
 from shared.errors import DomainError
-
-
-def _fail(exc: DomainError) -> None:
-    db.session.rollback()
-    errors = getattr(exc, "errors", {})
-    details = "".join(f" {field}: {' '.join(messages)}" for field, messages in errors.items())
-    raise click.ClickException(f"{exc.message} ({exc.code}){details}")
 
 
 def _page_address(slug: str) -> str:
@@ -42,7 +36,7 @@ def set_slug(name: str, slug: str | None, clear: bool, as_json: bool) -> None:
         project = pages.set_slug(db.session, name, None if clear else slug)
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         click.echo(json.dumps({"name": project.name, "slug": project.slug}))
     elif project.slug:
@@ -69,7 +63,7 @@ def set_redirect(name: str, url: str | None, clear: bool, as_json: bool) -> None
         project = pages.set_redirect_url(db.session, name, None if clear else url)
         db.session.commit()
     except DomainError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         click.echo(json.dumps({"name": project.name, "redirectUrl": project.redirect_url}))
     elif project.redirect_url:

@@ -1,0 +1,35 @@
+"""Operator commands (``flask --app wsgi ...``), registered on the app in one place.
+
+``projects`` (create, list, rotate-keys, demo, set-origins, set-template, set-claim-url,
+set-slug, set-redirect), ``guilds`` (link, unlink, list), ``worker`` and ``purge-idempotency-keys``.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from api.extensions import db
+from shared.errors import DomainError, InvalidInput
+
+
+def fail(exc: DomainError):
+    """Roll back and stop the command with the domain's message (and what was invalid)."""
+    db.session.rollback()
+    message = f"{exc.message} ({exc.code})"
+    if isinstance(exc, InvalidInput):
+        message += "".join(f" {field}: {' '.join(messages)}" for field, messages in exc.errors.items())
+    raise click.ClickException(message) from None
+
+
+def register(app: Flask) -> None:
+    from api.cli.abuse import purge_idempotency_keys, set_origins
+    from api.cli.guilds import guilds
+    from api.cli.mail import set_claim_url, set_template, worker
+    from api.cli.pages import set_redirect, set_slug
+    from api.cli.projects import projects
+
+    for command in (set_origins, set_template, set_claim_url, set_slug, set_redirect):
+        projects.add_command(command)
+    for command in (projects, guilds, worker, purge_idempotency_keys):
+        app.cli.add_command(command)

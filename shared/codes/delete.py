@@ -1,0 +1,44 @@
+"""Deleting a code, with its claims and unsent deliveries; sent deliveries stay as a record."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from shared.codes.lookup import code_by_value
+from shared.db import begin_write
+from shared.errors import CodeNotFound
+from shared.models import Claim, Code, Delivery
+from shared.records import CodeRecord, DeleteResult
+from shared.validation import normalize_code
+
+
+def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
+    """Delete a code with its claims and unsent deliveries; sent deliveries stay as a record."""
+    value = normalize_code(code)
+    begin_write(session)
+    row = session.execute(code_by_value(project_id, value).with_for_update()).first()
+    if row is None:
+        raise CodeNotFound()
+    record = CodeRecord.from_row(row)
+    holders: list[int] = []
+    if record.discord_role_id is not None:
+        holders = list(
+            session.scalars(
+                select(Claim.discord_user_id).where(
+                    Claim.code_id == record.id, Claim.discord_user_id.is_not(None)
+                )
+            )
+        )
+    claims_deleted = session.execute(delete(Claim).where(Claim.code_id == record.id)).rowcount
+    deliveries_removed = session.execute(
+        delete(Delivery).where(Delivery.code_id == record.id, Delivery.status != "sent")
+    ).rowcount
+    session.execute(update(Delivery).where(Delivery.code_id == record.id).values(code_id=None))
+    session.execute(delete(Code).where(Code.id == record.id))
+    return DeleteResult(
+        code=record,
+        claims_deleted=claims_deleted,
+        deliveries_removed=deliveries_removed,
+        role_holders=holders,
+    )
