@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from api.cli import fail
 from api.extensions import db
+from shared import pages
 from shared.clock import utcnow
 from shared.db import make_sessionmaker
 from shared.errors import DomainError
@@ -37,11 +38,13 @@ def worker(once: bool) -> None:
 
 
 def _preview(settings: mail_services.MailSettings) -> None:
+    # What the worker links to: the claim URL, else the claim page under PUBLIC_URL.
+    link = pages.claim_url_for_project(db.session, settings.project_id, current_app.config.get("PUBLIC_URL"))
     sample = MailContent(
         project=settings.project,
         code="curious-pineapple",
         email="lead@example.com",
-        claim_url=settings.claim_url,
+        claim_url=link,
         valid_until=utcnow().replace(microsecond=0) + dt.timedelta(days=30),
         templates=settings.templates,
     )
@@ -49,7 +52,8 @@ def _preview(settings: mail_services.MailSettings) -> None:
     templates = settings.templates
     custom = [name for name in ("subject", "text", "html") if getattr(templates, name)]
     click.echo(
-        f"Project {settings.project!r}: claim URL {settings.claim_url or '(none)'}; "
+        f"Project {settings.project!r}: claim URL "
+        f"{settings.claim_url or (f'(none: its claim page, {link})' if link else '(none)')}; "
         f"custom template parts: {', '.join(custom) or 'none (built-in message)'}"
     )
     click.echo("Preview with a sample code:")

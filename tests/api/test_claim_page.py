@@ -307,6 +307,14 @@ def test_set_slug_moves_the_page_and_prints_its_address(runner, client, project,
     assert result.output == "Project 'acme': claim page at https://codes.example/p/s2\n"
 
 
+def test_the_email_preview_shows_the_claim_page_link(make_app, project):
+    runner = make_app(PUBLIC_URL="https://codes.example").test_cli_runner()
+    result = runner.invoke(args=["projects", "set-template", "acme", "--subject", "Your {{code}}"])
+    assert result.exit_code == 0, result.output
+    assert "claim URL (none: its claim page, https://codes.example/p/acme?code={code})" in result.output
+    assert "Claim it here: https://codes.example/p/acme?code=curious-pineapple" in result.output
+
+
 def test_set_slug_refusals_are_clear(runner, project, make_project):
     make_project("other")
     result = runner.invoke(args=["projects", "set-slug", "acme", "other"])

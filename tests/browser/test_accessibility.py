@@ -37,6 +37,7 @@ def claim_through(page, email: str, code: str | None = None) -> None:
     page.get_by_role("button", name="Claim code").click()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [1024, 360])
 def test_the_page_in_every_state(site, project, browser, width):
     context = browser.new_context(viewport={"width": width, "height": 800})
@@ -60,6 +61,7 @@ def test_the_page_in_every_state(site, project, browser, width):
         context.close()
 
 
+@pytest.mark.slow
 def test_the_widget_in_every_state(site, project, hosts, session_factory, page):
     allowed, _other = hosts
     with session_factory() as session:
@@ -99,6 +101,7 @@ def _keep(shot: Path, name: str) -> None:
         shutil.copyfile(shot, DOCS / name)
 
 
+@pytest.mark.slow
 def test_screenshots(site, browser, make_project, hosts, session_factory, tmp_path):
     project = make_project("Acme Beta")
     desktop = browser.new_context(viewport={"width": 900, "height": 560})
