@@ -9,7 +9,9 @@ from discord.ext import commands
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import replies
 from bot.errors import CodesTree
+from bot.i18n import CatalogTranslator
 from bot.runner import Runner
 from bot.throttle import DMThrottle
 from shared.config import Settings
@@ -28,6 +30,12 @@ class CodesBot(commands.AutoShardedBot):
     # Seconds before a confirmation and a list's buttons give up.
     confirm_timeout = 60.0
     list_timeout = 300.0
+    # Seconds a modal opened from a redeem panel waits for its answer.
+    modal_timeout = 600.0
+    # Seconds code suggestions may take; Discord drops them after 3.
+    autocomplete_timeout = 2.0
+    # Seconds between progress updates of long jobs (roles taken back or granted).
+    progress_interval = 2.0
 
     def __init__(
         self, settings: Settings, session_factory: sessionmaker[Session], *, engine: Engine | None = None
@@ -50,22 +58,32 @@ class CodesBot(commands.AutoShardedBot):
         self._engine = engine
 
     async def setup_hook(self) -> None:
-        """Load the cogs. No network here: commands are synced only by ``python -m bot sync``."""
+        """Load the cogs, the translator and the redeem panels' button.
+
+        No network here: commands are synced only by ``python -m bot sync``. The panel's button
+        has a fixed custom id and no timeout, so panels posted before a restart keep working.
+        """
         from bot.cogs.claim import ClaimCog
         from bot.cogs.codes import CodesCog
+        from bot.panel import RedeemPanelView
 
+        await self.tree.set_translator(CatalogTranslator())
         await self.add_cog(CodesCog(self))
         await self.add_cog(ClaimCog(self))
+        self.add_view(RedeemPanelView())
 
-    async def post_log(self, channel_id: int | None, guild_id: int, content: str) -> None:
-        """Write one line to the server's log channel; a missing or closed channel is not an error."""
+    async def post_log(self, channel_id: int | None, guild_id: int, content: str, *, locale=None) -> bool:
+        """Write one line to the server's log channel; whether it was written. A missing or closed
+        channel is not an error."""
         if channel_id is None:
-            return
+            return False
         channel = self.get_partial_messageable(channel_id, guild_id=guild_id)
         try:
-            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+            await replies.post(channel, locale, content)
         except discord.HTTPException as exc:
             log.warning("Could not write to log channel %s of guild %s: %s", channel_id, guild_id, exc)
+            return False
+        return True
 
     async def close(self) -> None:
         await super().close()

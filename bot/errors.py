@@ -1,4 +1,4 @@
-"""Every failure a member or manager can meet, as one friendly ephemeral sentence.
+"""Every failure a member or manager can meet, as one friendly ephemeral sentence in their language.
 
 Domain errors (``shared.errors``) and the bot's own refusals become a reply; anything else is
 logged with a short reference id that the user also sees, so a report can be matched to its log.
@@ -12,30 +12,27 @@ import secrets
 import discord
 from discord import app_commands
 
+from bot import replies
+from bot.i18n import language, t
 from shared.errors import DomainError, InvalidInput
 from shared.guilds import TooManyFailedClaims
 from shared.logging import request_id_var
 
 log = logging.getLogger("bot")
 
-LINK_HELP = (
-    "This server isn't linked to a codes project yet. Someone with **Manage Server** can link it "
-    "with `/codes link secret_key:sk_...` (the project's secret key; I won't show it to anyone), "
-    "or the operator can run `flask --app wsgi guilds link <server id> <project name>`."
-)
-
-# What each domain refusal means to a person in Discord. A service that raises with a message of
-# its own (not the class default) is more specific, and that message wins.
-_DOMAIN_SENTENCES = {
-    "code_not_found": "I couldn't find that code. Check the spelling and try again.",
-    "code_reserved": "This code is reserved for someone else.",
-    "code_already_claimed": "You've already claimed this code.",
-    "code_not_yet_valid": "This code can't be claimed yet.",
-    "code_expired": "This code has expired.",
-    "code_fully_claimed": "This code has no claims left.",
-    "guild_not_linked": LINK_HELP,
-    "unauthorized": "That key isn't valid. Use the project's secret key: it starts with `sk_`.",
-    "secret_key_required": "Linking a server needs the project's secret key (`sk_...`), not its public key.",
+# Domain refusals with a sentence of their own in the catalog (key ``error.<code>``).
+_DOMAIN_CODES = {
+    "code_not_found",
+    "code_reserved",
+    "code_already_claimed",
+    "code_not_yet_valid",
+    "code_expired",
+    "code_fully_claimed",
+    "code_space_exhausted",
+    "unauthorized",
+    "secret_key_required",
+    "panel_not_found",
+    "panel_being_posted",
 }
 
 # The domain's field names that the bot's options call otherwise.
@@ -52,63 +49,73 @@ class Refusal(app_commands.AppCommandError):
 
 class NotManager(app_commands.CheckFailure):
     def __init__(self, manager_role_id: int | None):
-        role = f" or the <@&{manager_role_id}> role" if manager_role_id else ""
-        self.message = f"Only members with **Manage Server**{role} can manage codes here."
-        super().__init__(self.message)
+        self.manager_role_id = manager_role_id
+        super().__init__("Not a manager of codes here.")
 
 
-def describe_invalid_input(error: InvalidInput) -> str:
+def describe_invalid_input(error: InvalidInput, locale=None) -> str:
     lines = [
         f"**{_OPTION_NAMES.get(field, field)}**: {' '.join(messages)}"
         for field, messages in sorted(error.errors.items())
     ]
-    return "Please check:\n" + "\n".join(lines)
+    return t(locale, "error.check") + "\n" + "\n".join(lines)
 
 
-def describe(error: BaseException) -> str | None:
+def describe(error: BaseException, interaction: discord.Interaction | None = None) -> str | None:
     """The sentence for ``error``, or ``None`` when it is unexpected."""
+    locale = interaction.locale if interaction is not None else None
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, TooManyFailedClaims):
-        return f"Too many failed attempts. Try again in {error.retry_after} seconds."
+        return t(locale, "error.too_many_failed_claims", seconds=error.retry_after)
     if isinstance(error, InvalidInput):
-        return describe_invalid_input(error)
+        return describe_invalid_input(error, locale)
     if isinstance(error, DomainError):
-        if error.message != type(error).default_message:
-            return error.message
-        return _DOMAIN_SENTENCES.get(error.code, error.message)
-    if isinstance(error, (Refusal, NotManager)):
+        if error.code == "guild_not_linked":
+            manager = interaction is not None and interaction.permissions.manage_guild
+            return t(locale, "error.guild_not_linked.manager" if manager else "error.guild_not_linked.member")
+        # A service that raised with a message of its own is more specific than the catalog; it
+        # speaks English, so other languages get the catalog's sentence.
+        specific = error.message != type(error).default_message
+        if error.code in _DOMAIN_CODES and not (specific and language(locale) == "en"):
+            return t(locale, f"error.{error.code}")
         return error.message
+    if isinstance(error, Refusal):
+        return error.message
+    if isinstance(error, NotManager):
+        if error.manager_role_id:
+            return t(locale, "error.not_manager.role", role=f"<@&{error.manager_role_id}>")
+        return t(locale, "error.not_manager")
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works only in a server."
+        return t(locale, "error.server_only")
     if isinstance(error, app_commands.MissingPermissions):
         names = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"You need the {names} permission for this."
+        return t(locale, "error.missing_permissions", permissions=names)
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use this command here."
+        return t(locale, "error.check_failure")
     if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't understand the value you gave for **{_option_of(error)}**."
+        return t(locale, "error.option_value", option=_option_of(error, interaction))
     return None
 
 
-def _option_of(error: app_commands.TransformerError) -> str:
-    return getattr(error.transformer, "_error_display_name", None) or "an option"
+def _option_of(error: app_commands.TransformerError, interaction: discord.Interaction | None) -> str:
+    """The option the value was given for, found by the value in the interaction's options."""
+    raw = str(getattr(error.value, "id", error.value))
+    options = list((interaction.data or {}).get("options", [])) if interaction is not None else []
+    while options:
+        option = options.pop()
+        options.extend(option.get("options", []))
+        if "value" in option and str(option["value"]) == raw:
+            return option["name"]
+    return t(interaction.locale if interaction else None, "error.an_option")
 
 
-async def reply_ephemeral(interaction: discord.Interaction, content: str) -> None:
-    """Answer ``interaction`` privately, whether or not it was answered or deferred already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(content, ephemeral=True)
-        else:
-            await interaction.response.send_message(content, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("Could not deliver an error reply for interaction %s", interaction.id, exc_info=True)
-
-
-async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """The one error path of the tree and the views."""
-    message = describe(error)
+async def report_error(
+    interaction: discord.Interaction, error: BaseException, *, replace: bool = False
+) -> None:
+    """The one error path of the tree, the views and the modals. With ``replace``, the sentence
+    replaces the message the interaction shows (a confirmation that said "Working on it…")."""
+    message = describe(error, interaction)
     if message is None:
         original = getattr(error, "original", error)
         reference = secrets.token_hex(4)
@@ -122,11 +129,10 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             interaction.user.id if interaction.user else None,
             exc_info=original,
         )
-        message = (
-            f"Something went wrong on my side (reference `{reference}`). Please try again in a "
-            "moment; if it keeps happening, give this reference to the server staff."
-        )
-    await reply_ephemeral(interaction, message)
+        message = t(interaction.locale, "error.unexpected", reference=reference)
+    if replace and await replies.edit(interaction, message, view=None):
+        return
+    await replies.send(interaction, message)
 
 
 class CodesTree(app_commands.CommandTree):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from bot.i18n import t
 from shared.clock import utcnow
 from shared.errors import InvalidInput
 from shared.validation import parse_timestamp
@@ -19,7 +20,7 @@ _PART = re.compile(r"(\d+)([smhdw])")
 _MAX_RELATIVE = dt.timedelta(days=3650)
 
 
-def parse_when(value: str, field: str, *, now: dt.datetime | None = None) -> dt.datetime:
+def parse_when(value: str, field: str, *, now: dt.datetime | None = None, locale=None) -> dt.datetime:
     """``value`` as naive UTC; ``field`` names the option in the error."""
     text = value.strip().lower().replace(" ", "")
     if _RELATIVE.fullmatch(text):
@@ -27,11 +28,9 @@ def parse_when(value: str, field: str, *, now: dt.datetime | None = None) -> dt.
         for amount, unit in _PART.findall(text):
             delta += dt.timedelta(**{_UNITS[unit]: min(int(amount), 10**7)})
         if delta > _MAX_RELATIVE:
-            raise InvalidInput({field: ["Must be at most 10 years from now."]})
+            raise InvalidInput({field: [t(locale, "time.too_far")]})
         return (now or utcnow()) + delta
     try:
         return parse_timestamp(value, field)
     except InvalidInput:
-        raise InvalidInput(
-            {field: ["Use a relative time such as 30m, 2h or 7d, or ISO 8601 such as 2025-01-31T18:00Z."]}
-        ) from None
+        raise InvalidInput({field: [t(locale, "time.format")]}) from None

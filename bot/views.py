@@ -1,4 +1,4 @@
-"""Buttons: a confirmation for anything irreversible, and Previous / Next over a list of codes.
+"""Buttons: a confirmation for anything irreversible, and Previous / Next over pages.
 
 Only the member who ran the command may press them, and they disable themselves on timeout.
 """
@@ -6,28 +6,31 @@ Only the member who ran the command may press them, and they disable themselves 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import discord
 
+from bot import replies
 from bot.errors import report_error
-from bot.formatting import list_embed
-from shared.records import CodeRecord, Page
+from bot.i18n import t
+from shared.records import Page
+
+T = TypeVar("T")
 
 
 class OwnerView(discord.ui.View):
     """A view that answers only the member who opened it; ``message`` is set once it is sent."""
 
-    def __init__(self, owner_id: int, *, timeout: float):
+    def __init__(self, owner_id: int, locale, *, timeout: float):
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
+        self.locale = locale
         self.message: discord.WebhookMessage | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(
-            "Only the person who ran this command can use these buttons.", ephemeral=True
-        )
+        await replies.send(interaction, t(interaction.locale, "view.not_yours"))
         return False
 
     def disable(self) -> None:
@@ -56,14 +59,16 @@ class ConfirmView(OwnerView):
     def __init__(
         self,
         owner_id: int,
+        locale,
         on_confirm: Callable[[discord.Interaction], Awaitable[None]],
         *,
         confirm_label: str,
         timeout: float,
     ):
-        super().__init__(owner_id, timeout=timeout)
+        super().__init__(owner_id, locale, timeout=timeout)
         self._on_confirm = on_confirm
         self.confirm.label = confirm_label
+        self.cancel.label = t(locale, "view.cancel")
         self.outcome: str | None = None
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
@@ -72,39 +77,49 @@ class ConfirmView(OwnerView):
         self.disable()
         self.stop()
         # Acknowledge at once (the work below may take a while), then do it.
-        await interaction.response.edit_message(content="Working on it…", view=self)
-        await self._on_confirm(interaction)
+        await replies.edit(interaction, t(interaction.locale, "view.working"), view=self)
+        try:
+            await self._on_confirm(interaction)
+        except Exception as exc:
+            # Not a second message under a frozen "Working on it…": the failure replaces it.
+            await report_error(interaction, exc, replace=True)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
         self.outcome = "cancelled"
         self.disable()
         self.stop()
-        await interaction.response.edit_message(content="Cancelled. Nothing was changed.", view=self)
+        await replies.edit(interaction, t(interaction.locale, "view.cancelled"), view=self)
 
     async def on_timeout(self) -> None:
         self.outcome = "timed_out"
         self.disable()
-        await self._edit_message(content="No answer in time. Nothing was changed.", view=self)
+        await self._edit_message(content=t(self.locale, "view.timed_out"), view=self)
 
 
-class CodeListView(OwnerView):
-    """Pages of ``list_codes``: the cursors seen so far make Previous possible."""
+class PagedView(OwnerView, Generic[T]):
+    """Pages of a listing: the cursors seen so far make Previous possible.
+
+    ``render(page, number)`` draws one page as an embed.
+    """
 
     def __init__(
         self,
         owner_id: int,
-        fetch: Callable[[str | None], Awaitable[Page[CodeRecord]]],
-        first: Page[CodeRecord],
+        locale,
+        fetch: Callable[[str | None], Awaitable[Page[T]]],
+        first: Page[T],
+        render: Callable[[Page[T], int], discord.Embed],
         *,
-        filters: str,
         timeout: float,
     ):
-        super().__init__(owner_id, timeout=timeout)
+        super().__init__(owner_id, locale, timeout=timeout)
         self._fetch = fetch
-        self._filters = filters
+        self._render = render
         self._cursors: list[str | None] = [None]
         self._page = first
+        self.previous.label = t(locale, "view.previous")
+        self.next.label = t(locale, "view.next")
         self._update_buttons()
 
     @property
@@ -112,7 +127,7 @@ class CodeListView(OwnerView):
         return len(self._cursors)
 
     def embed(self) -> discord.Embed:
-        return list_embed(self._page.items, page=self.page_number, filters=self._filters)
+        return self._render(self._page, self.page_number)
 
     def _update_buttons(self) -> None:
         self.previous.disabled = self.page_number == 1
@@ -123,7 +138,7 @@ class CodeListView(OwnerView):
         self._page = await self._fetch(cursors[-1])
         self._cursors = cursors
         self._update_buttons()
-        await interaction.edit_original_response(embed=self.embed(), view=self)
+        await replies.edit(interaction, embed=self.embed(), view=self)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:

@@ -56,6 +56,8 @@ class GuildLink:
     manager_role_id: int | None
     log_channel_id: int | None
     linked_at: dt.datetime
+    # Log channel lines show codes in full (else masked): off unless the server turns it on.
+    log_code_values: bool = False
 
 
 class _Unchanged:
@@ -74,6 +76,7 @@ _select_link = select(
     Guild.manager_role_id,
     Guild.log_channel_id,
     Guild.linked_at,
+    Guild.log_code_values,
 ).join(Project, Project.id == Guild.project_id)
 
 
@@ -136,8 +139,10 @@ def set_guild_config(
     *,
     manager_role_id: int | None | _Unchanged = UNCHANGED,
     log_channel_id: int | None | _Unchanged = UNCHANGED,
+    log_code_values: bool | _Unchanged = UNCHANGED,
 ) -> GuildLink:
-    """Set (or, with ``None``, clear) the manager role and the log channel of a linked guild."""
+    """Set (or, with ``None``, clear) the manager role and the log channel of a linked guild,
+    and whether its log lines show codes in full."""
     begin_write(session)
     guild = session.get(Guild, guild_id, with_for_update=True)
     if guild is None:
@@ -146,6 +151,8 @@ def set_guild_config(
         guild.manager_role_id = manager_role_id
     if not isinstance(log_channel_id, _Unchanged):
         guild.log_channel_id = log_channel_id
+    if not isinstance(log_code_values, _Unchanged):
+        guild.log_code_values = log_code_values
     session.flush()
     return get_guild_link(session, guild_id)
 

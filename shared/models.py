@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +35,9 @@ EMAIL_LENGTH = 320
 CODE_LENGTH = 64
 SLUG_LENGTH = 64
 URL_LENGTH = 2000
+# A redeem panel's embed: Discord allows a 256-character title; the description is kept short.
+PANEL_TITLE_LENGTH = 256
+PANEL_DESCRIPTION_LENGTH = 2000
 
 
 class Project(Base):
@@ -151,6 +156,8 @@ class Guild(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     manager_role_id: Mapped[int | None] = mapped_column(BigInteger)
     log_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Log channel lines name codes in full only when the server turns this on (/codes config).
+    log_code_values: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     linked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -164,6 +171,43 @@ class DiscordClaimFailure(Base):
     discord_user_id: Mapped[int] = mapped_column(BigInteger)
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     failed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DiscordRoleGrant(Base):
+    """The role a Discord member's claim grants: pending (``granted_at`` null) until the bot has
+    granted it, so a grant that failed (permissions, role position, an outage) can be finished.
+
+    Written in the claim's own transaction; goes with the claim.
+    """
+
+    __tablename__ = "discord_role_grants"
+
+    claim_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    granted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the last attempt failed, as Discord said it ("Missing Permissions (50013)").
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DiscordPanel(Base):
+    """A redeem panel: a message with a "Redeem a code" button, at most one per channel.
+
+    ``message_id`` is null while the message is being posted.
+    """
+
+    __tablename__ = "discord_panels"
+
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(PANEL_TITLE_LENGTH))
+    description: Mapped[str] = mapped_column(String(PANEL_DESCRIPTION_LENGTH))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class IdempotencyKey(Base):

@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -138,6 +138,14 @@ def list_projects(session: Session) -> list[ProjectSummary]:
     return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
 
 
+# Every request runs one of these: built once, with the digest bound at execution.
+_projects = Project.__table__
+_PROJECT_BY_KEY = {
+    is_secret: select(_projects.c.id, _projects.c.name).where(column == bindparam("digest"))
+    for is_secret, column in ((True, _projects.c.secret_key_digest), (False, _projects.c.public_key_digest))
+}
+
+
 def authenticate(session: Session, raw_key: str | None, *, secret_required: bool = False) -> ApiKey:
     """The project a key belongs to: one indexed lookup of its digest, so a rotated key stops
     working at once. Unauthenticated for anything unknown or malformed (always the same error);
@@ -145,9 +153,8 @@ def authenticate(session: Session, raw_key: str | None, *, secret_required: bool
     if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
         raise Unauthenticated()
     is_secret = raw_key.startswith("sk_")
-    digest_column = Project.secret_key_digest if is_secret else Project.public_key_digest
     begin_read(session)
-    row = session.execute(select(Project.id, Project.name).where(digest_column == digest(raw_key))).first()
+    row = session.execute(_PROJECT_BY_KEY[is_secret], {"digest": digest(raw_key)}).first()
     if row is None:
         raise Unauthenticated()
     if secret_required and not is_secret:

@@ -4,7 +4,7 @@ Every existing project gets a slug made from its name, as a new project does, so
 and its emails can link to it at once.
 
 Revision ID: c41a7d2e9b30
-Revises: 7c1d2e3f4a5b
+Revises: b7c41e2d9a10
 Create Date: 2026-12-04 20:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c41a7d2e9b30'
-down_revision = '7c1d2e3f4a5b'
+down_revision = 'b7c41e2d9a10'
 branch_labels = None
 depends_on = None
 

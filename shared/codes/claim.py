@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.codes.lookup import code_by_value, select_code
+from shared.codes.lookup import CODE_BY_VALUE, select_code
 from shared.db import begin_statement, begin_write, dialect_name
 from shared.errors import (
     CodeAlreadyClaimed,
@@ -149,7 +149,7 @@ def _refusal(
     now: dt.datetime,
 ) -> DomainError:
     """Why the conditional UPDATE took nothing, in the documented order of checks."""
-    row = session.execute(code_by_value(project_id, value)).first()
+    row = session.execute(CODE_BY_VALUE, {"project_id": project_id, "code": value}).first()
     if row is None:
         return CodeNotFound()
     record = CodeRecord.from_row(row)
@@ -189,7 +189,7 @@ def exchange_token(session: Session, project_id: int, token: str) -> ExchangeRes
     ).first()
     if used is None:
         raise TokenNotFound()
-    row = session.execute(select_code.where(Code.id == used.code_id)).one()
+    row = session.execute(select_code.where(Code.__table__.c.id == used.code_id)).one()
     return ExchangeResult(
         email=used.email,
         discord_user_id=used.discord_user_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from shared.codes.lookup import code_by_value
+from shared.codes.lookup import CODE_BY_VALUE_FOR_UPDATE
 from shared.db import begin_write
 from shared.errors import CodeNotFound
 from shared.models import Claim, Code, Delivery
@@ -17,7 +17,7 @@ def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
     """Delete a code with its claims and unsent deliveries; sent deliveries stay as a record."""
     value = normalize_code(code)
     begin_write(session)
-    row = session.execute(code_by_value(project_id, value).with_for_update()).first()
+    row = session.execute(CODE_BY_VALUE_FOR_UPDATE, {"project_id": project_id, "code": value}).first()
     if row is None:
         raise CodeNotFound()
     record = CodeRecord.from_row(row)

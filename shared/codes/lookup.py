@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
@@ -22,19 +22,21 @@ from shared.records import (
 )
 from shared.validation import normalize_code, normalize_email
 
-select_code = select(*(getattr(Code, name) for name in CODE_COLUMNS))
-
-
-def code_by_value(project_id: int, value: str):
-    """The SELECT of one code by its normalized value (callers add FOR UPDATE where they write)."""
-    return select_code.where(Code.project_id == project_id, Code.code == value)
+_codes = Code.__table__
+select_code = select(*(_codes.c[name] for name in CODE_COLUMNS))
+# One code by project and normalized value, built once (nearly every request runs it): bind
+# ``project_id`` and ``code``. Writers take the row lock with CODE_BY_VALUE_FOR_UPDATE.
+CODE_BY_VALUE = select_code.where(
+    _codes.c.project_id == bindparam("project_id"), _codes.c.code == bindparam("code")
+)
+CODE_BY_VALUE_FOR_UPDATE = CODE_BY_VALUE.with_for_update()
 
 
 def get_code(session: Session, project_id: int, code: str) -> CodeRecord:
     """The project's code, matched ignoring case and surrounding whitespace."""
     value = normalize_code(code)
     begin_read(session)
-    row = session.execute(code_by_value(project_id, value)).first()
+    row = session.execute(CODE_BY_VALUE, {"project_id": project_id, "code": value}).first()
     if row is None:
         raise CodeNotFound()
     return CodeRecord.from_row(row)

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.codes.lookup import code_by_value
+from shared.codes.lookup import CODE_BY_VALUE_FOR_UPDATE
 from shared.db import begin_write
 from shared.errors import CodeExpired, CodeFullyClaimed, CodeNotFound, InvalidInput
 from shared.models import Claim, Delivery
@@ -37,7 +37,7 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
     value = normalize_code(code)
     begin_write(session)
     # Lock the code so a concurrent delete waits for the deliveries, or they wait for it.
-    row = session.execute(code_by_value(project_id, value).with_for_update()).first()
+    row = session.execute(CODE_BY_VALUE_FOR_UPDATE, {"project_id": project_id, "code": value}).first()
     if row is None:
         raise CodeNotFound()
     record = CodeRecord.from_row(row)

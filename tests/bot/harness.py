@@ -2,14 +2,20 @@
 
 Everything that touches discord.py internals lives in this one module (pinned discord.py==2.7.1):
 - interactions are built from INTERACTION_CREATE payloads and pushed through ``tree._call``
-  (slash commands, autocomplete) or ``ConnectionState.parse_interaction_create`` (buttons);
+  (slash commands, autocomplete) or ``ConnectionState.parse_interaction_create`` (buttons, modals);
 - what would go to Discord's interaction webhooks is recorded by a swapped webhook adapter;
-- role grants, DMs and channel messages are recorded by patching ``bot.http``.
+- role grants, DMs, channel messages and attachment downloads go through a patched ``bot.http``.
+
+The fake wire answers like Discord: it refuses (400, 50035) any message beyond Discord's limits
+(tests/bot/discord_limits.py) and any use of an interaction token more than 15 minutes old (on
+``shared.clock``'s time; 401, 50027). A refused call fails the test when the harness closes,
+unless the test says it expects one (``harness.expected_refusals``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 import types
@@ -22,7 +28,9 @@ from discord.webhook import async_ as webhook_async
 
 from bot import create_bot
 from bot.client import CodesBot
+from shared.clock import to_naive_utc, utcnow
 from shared.config import Settings
+from tests.bot import discord_limits
 
 APP_ID = 900_000_000_000_000_001
 BOT_USER_ID = 900_000_000_000_000_002
@@ -40,14 +48,27 @@ ROLE_MANAGED = 810_000_000_000_000_005
 
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
 MANAGE_ROLES = 1 << 28
-EVERYONE = SEND_MESSAGES
+EVERYONE = VIEW_CHANNEL | SEND_MESSAGES
 
 DMS_CLOSED = 50007
+TOKEN_LIFETIME = dt.timedelta(minutes=15)
 TIMESTAMP = "2025-01-01T00:00:00+00:00"
+ATTACHMENT_LIMIT = 25 * 1024 * 1024
 
-_OPTION_TYPES = {"subcommand": 1, "string": 3, "integer": 4, "user": 6, "channel": 7, "role": 8}
+_OPTION_TYPES = {
+    "subcommand": 1,
+    "string": 3,
+    "integer": 4,
+    "boolean": 5,
+    "user": 6,
+    "channel": 7,
+    "role": 8,
+    "attachment": 11,
+}
 
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict:
@@ -80,14 +101,18 @@ def role_payload(
     return payload
 
 
-def channel_payload(channel_id: int, name: str) -> dict:
+def channel_payload(channel_id: int, name: str, *, kind: int = 0, private: bool = False) -> dict:
+    """A channel; a ``private`` one hides itself from @everyone."""
+    overwrites = []
+    if private:
+        overwrites.append({"id": str(GUILD_ID), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)})
     return {
         "id": str(channel_id),
-        "type": 0,
+        "type": kind,
         "guild_id": str(GUILD_ID),
         "name": name,
         "position": 0,
-        "permission_overwrites": [],
+        "permission_overwrites": overwrites,
         "nsfw": False,
         "parent_id": None,
         "topic": None,
@@ -121,6 +146,23 @@ class Person:
         }
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A channel option's value when it is not the usual text channel (``kind``: Discord's type)."""
+
+    id: int
+    kind: int = 0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment option's value: a file the member uploads with the command."""
+
+    filename: str
+    data: bytes
+    content_type: str = "text/plain"
+
+
 MANAGER = Person(OWNER_ID, "owner", permissions=EVERYONE | MANAGE_GUILD)
 ROLE_MANAGER_MEMBER = Person(700_000_000_000_000_002, "helper", roles=(ROLE_MANAGER,))
 MEMBER = Person(700_000_000_000_000_003, "alice")
@@ -148,8 +190,9 @@ class WireCall:
                 6: "defer_update",
                 7: "update",
                 8: "autocomplete",
+                9: "modal",
             }.get(self.body["type"], str(self.body["type"]))
-        return {"POST": "followup", "PATCH": "edit", "DELETE": "delete"}[self.method]
+        return {"POST": "followup", "PATCH": "edit", "DELETE": "delete", "GET": "get"}[self.method]
 
     @property
     def data(self) -> dict:
@@ -182,13 +225,41 @@ class WireCall:
 
     @property
     def buttons(self) -> dict[str, dict]:
-        """Buttons by label."""
-        return {
-            button["label"]: button
-            for row in self.data.get("components") or []
-            for button in row.get("components", [])
-            if button.get("type") == 2
-        }
+        return buttons_of(self.data)
+
+    @property
+    def modal(self) -> dict:
+        """The modal this callback opened: its custom id, title and inputs."""
+        assert self.kind == "modal", self.kind
+        return self.body["data"]
+
+
+def buttons_of(data: dict) -> dict[str, dict]:
+    """A message's buttons, by label."""
+    return {
+        button["label"]: button
+        for row in data.get("components") or []
+        for button in row.get("components", [])
+        if button.get("type") == 2
+    }
+
+
+@dataclass
+class ChannelMessage:
+    """A message the bot posted in a channel (not an interaction answer)."""
+
+    channel_id: int
+    message_id: int
+    data: dict
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def content(self) -> str:
+        return self.data.get("content") or ""
+
+    @property
+    def buttons(self) -> dict[str, dict]:
+        return buttons_of(self.data)
 
 
 class RecordingAdapter(webhook_async.AsyncWebhookAdapter):
@@ -207,7 +278,10 @@ class RecordingAdapter(webhook_async.AsyncWebhookAdapter):
             recorded[file.filename] = file.fp.read()
             file.fp.seek(0)
         call = WireCall(route.method, route.url, body, recorded)
+        self.harness.check_call(call)
         self.harness.wire.append(call)
+        if call.method == "GET":
+            return self.harness.message_payload(next(self.harness.ids), {})
         if call.url.endswith("/callback"):
             return {
                 "interaction": {
@@ -226,21 +300,34 @@ class RecordingAdapter(webhook_async.AsyncWebhookAdapter):
 
 
 class Harness:
-    """A bot with the real cogs on the test database, a cached guild, and a recorded wire."""
+    """A bot with the real cogs on the test database, a cached guild, and a recorded wire.
 
-    def __init__(self, session_factory, *, settings: Settings | None = None):
+    ``Harness(..., shared=first)`` shares what Discord holds (the wire, channel messages, files)
+    with ``first``: a second bot on the same server, as after a restart.
+    """
+
+    def __init__(self, session_factory, *, settings: Settings | None = None, shared: Harness | None = None):
         self.session_factory = session_factory
         self.settings = settings or Settings(database_url="sqlite://")
-        self.ids = itertools.count(1_000_000)
-        self.wire: list[WireCall] = []
+        # Interaction and message ids are snowflakes of the moment they are made, as Discord's.
+        self.ids = (
+            shared.ids if shared else itertools.count(discord.utils.time_snowflake(discord.utils.utcnow()))
+        )
+        self.wire: list[WireCall] = shared.wire if shared else []
+        self.posts: list[ChannelMessage] = shared.posts if shared else []
+        self.cdn: dict[str, bytes] = shared.cdn if shared else {}
         self.role_changes: list[tuple[str, int, int, int]] = []
-        self.channel_messages: list[tuple[int, dict]] = []
         self.dms: list[tuple[int, dict]] = []
         self.dms_closed: set[int] = set()
         self.forbidden_channels: set[int] = set()
         self.failing_role_grants = False
+        # Calls the fake wire refused, with why; a test that provokes some says how many.
+        self.refused: list[tuple[str, list[str]]] = []
+        self.expected_refusals = 0
+        # Calls made with an interaction token past its 15 minutes (refused with 401).
+        self.refused_tokens: list[WireCall] = []
         self._dm_channels: dict[int, int] = {}
-        self.bot_permissions = MANAGE_ROLES | SEND_MESSAGES
+        self.bot_permissions = MANAGE_ROLES | SEND_MESSAGES | EMBED_LINKS
         self.bot: CodesBot
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -259,13 +346,27 @@ class Harness:
         self._patch_http()
         return self
 
-    def reload_guild(self, *, bot_permissions: int = MANAGE_ROLES | SEND_MESSAGES) -> discord.Guild:
+    def reload_guild(
+        self, *, bot_permissions: int = MANAGE_ROLES | SEND_MESSAGES | EMBED_LINKS
+    ) -> discord.Guild:
         """Cache the server as GUILD_CREATE would; ``bot_permissions`` are the bot role's."""
         self.bot_permissions = bot_permissions
         return self.bot._connection._add_guild_from_data(self.guild_payload())
 
+    def forget_guild(self) -> None:
+        """Drop the server from the cache: as right after a (re)connect, before GUILD_CREATE."""
+        state = self.bot._connection
+        state._remove_guild(state._get_guild(GUILD_ID))
+
     async def __aexit__(self, *exc_info) -> None:
         await self.bot.close()
+        if exc_info[0] is None:
+            assert len(self.refused) == self.expected_refusals, f"Discord would refuse: {self.refused}"
+
+    @property
+    def channel_messages(self) -> list[tuple[int, dict]]:
+        """Messages posted in channels, as (channel id, payload)."""
+        return [(post.channel_id, post.data) for post in self.posts]
 
     def guild_payload(self) -> dict:
         roles = [
@@ -317,7 +418,7 @@ class Harness:
             "members": [bot_member],
             "channels": [
                 channel_payload(CHANNEL_ID, "general"),
-                channel_payload(LOG_CHANNEL_ID, "codes-log"),
+                channel_payload(LOG_CHANNEL_ID, "codes-log", private=True),
             ],
             "threads": [],
             "voice_states": [],
@@ -349,7 +450,33 @@ class Harness:
             "webhook_id": str(APP_ID),
         }
 
-    # --- bot.http: roles, DMs, channel messages ---------------------------------------------
+    # --- what Discord refuses --------------------------------------------------------------
+
+    def refuse(self, what: str, problems: list[str]) -> None:
+        self.refused.append((what, problems))
+        raise self.http_error(discord.HTTPException, 400, 50035, "Invalid Form Body: " + "; ".join(problems))
+
+    def check_call(self, call: WireCall) -> None:
+        """Refuse an interaction call as Discord would: token too old, or a payload over a limit."""
+        interaction_id = int(call.url.split("/token-")[1].split("/")[0])
+        created = to_naive_utc(discord.utils.snowflake_time(interaction_id))
+        if utcnow() > created + TOKEN_LIFETIME:
+            self.refused_tokens.append(call)
+            raise self.http_error(discord.HTTPException, 401, 50027, "Invalid Webhook Token")
+        if call.method in ("GET", "DELETE"):
+            return
+        if call.kind == "autocomplete":
+            problems = discord_limits.choice_problems(call.body["data"]["choices"])
+        elif call.kind == "modal":
+            problems = discord_limits.modal_problems(call.body["data"])
+        else:
+            problems = discord_limits.message_problems(call.data, call.files, size_limit=ATTACHMENT_LIMIT)
+            if call.kind in ("message", "followup") and discord_limits.is_empty(call.data, call.files):
+                problems.append("an empty message")
+        if problems:
+            self.refuse(f"{call.kind} {call.url}", problems)
+
+    # --- bot.http: roles, DMs, channel messages, attachments --------------------------------
 
     def _patch_http(self) -> None:
         http = self.bot.http
@@ -371,25 +498,65 @@ class Harness:
                 "recipients": [user_payload(int(user_id), "someone")],
             }
 
+        def check_message(channel_id, params, *, new: bool) -> tuple[dict, dict[str, bytes]]:
+            files = {file.filename: file.fp.read() for file in params.files or []}
+            data = params.payload
+            if data is None:
+                data = json.loads(next(p["value"] for p in params.multipart if p["name"] == "payload_json"))
+            problems = discord_limits.message_problems(data, files, size_limit=ATTACHMENT_LIMIT)
+            if new and discord_limits.is_empty(data, files):
+                problems.append("an empty message")
+            if problems:
+                self.refuse(f"message in {channel_id}", problems)
+            return data, files
+
         async def send_message(channel_id, *, params):
             channel_id = int(channel_id)
+            data, files = check_message(channel_id, params, new=True)
             dm_user = next((u for u, c in self._dm_channels.items() if c == channel_id), None)
             if dm_user is not None:
                 if dm_user in self.dms_closed:
                     raise self.http_error(
                         discord.Forbidden, 403, DMS_CLOSED, "Cannot send messages to this user"
                     )
-                self.dms.append((dm_user, params.payload))
+                self.dms.append((dm_user, data))
             else:
                 if channel_id in self.forbidden_channels:
                     raise self.http_error(discord.Forbidden, 403, 50001, "Missing Access")
-                self.channel_messages.append((channel_id, params.payload))
-            return self.message_payload(next(self.ids), params.payload, channel_id=channel_id)
+                self.posts.append(ChannelMessage(channel_id, next(self.ids), data, files))
+                return self.message_payload(self.posts[-1].message_id, data, channel_id=channel_id)
+            return self.message_payload(next(self.ids), data, channel_id=channel_id)
+
+        async def edit_message(channel_id, message_id, *, params):
+            channel_id, message_id = int(channel_id), int(message_id)
+            data, files = check_message(channel_id, params, new=False)
+            post = self.post(message_id)
+            if post is None or channel_id in self.forbidden_channels:
+                raise self.http_error(discord.NotFound, 404, 10008, "Unknown Message")
+            post.data = {**post.data, **data}
+            return self.message_payload(message_id, post.data, channel_id=channel_id)
+
+        async def delete_message(channel_id, message_id, *, reason=None):
+            post = self.post(int(message_id))
+            if post is None:
+                raise self.http_error(discord.NotFound, 404, 10008, "Unknown Message")
+            self.posts.remove(post)
+
+        async def get_from_cdn(url):
+            if url not in self.cdn:
+                raise self.http_error(discord.NotFound, 404, 0, "Not Found")
+            return self.cdn[url]
 
         http.add_role = AsyncMock(side_effect=add_role)
         http.remove_role = AsyncMock(side_effect=remove_role)
         http.start_private_message = AsyncMock(side_effect=start_private_message)
         http.send_message = AsyncMock(side_effect=send_message)
+        http.edit_message = AsyncMock(side_effect=edit_message)
+        http.delete_message = AsyncMock(side_effect=delete_message)
+        http.get_from_cdn = AsyncMock(side_effect=get_from_cdn)
+
+    def post(self, message_id: int) -> ChannelMessage | None:
+        return next((post for post in self.posts if post.message_id == message_id), None)
 
     @staticmethod
     def http_error(kind: type[discord.HTTPException], status: int, code: int, message: str):
@@ -407,6 +574,8 @@ class Harness:
         guild_id: int | None,
         message: dict | None = None,
         app_permissions: int = MANAGE_ROLES,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
     ) -> dict:
         interaction_id = next(self.ids)
         payload: dict[str, Any] = {
@@ -417,15 +586,15 @@ class Harness:
             "version": 1,
             "data": data,
             "channel_id": str(CHANNEL_ID),
-            "locale": "en-US",
+            "locale": locale,
             "app_permissions": str(app_permissions),
             "entitlements": [],
-            "attachment_size_limit": 25 * 1024 * 1024,
+            "attachment_size_limit": ATTACHMENT_LIMIT,
         }
         if guild_id is not None:
             payload.update(
                 guild_id=str(guild_id),
-                guild_locale="en-US",
+                guild_locale=guild_locale,
                 member=person.member_payload(),
                 channel=channel_payload(CHANNEL_ID, "general"),
                 context=0,
@@ -462,11 +631,26 @@ class Harness:
                 resolved.setdefault("members", {})[str(person.id)] = member
                 value = str(person.id)
             elif option_type == _OPTION_TYPES["channel"]:
-                resolved.setdefault("channels", {})[str(value)] = {
-                    **channel_payload(value, "codes-log"),
+                channel = value if isinstance(value, Channel) else Channel(value)
+                resolved.setdefault("channels", {})[str(channel.id)] = {
+                    **channel_payload(channel.id, "codes-log", kind=channel.kind),
                     "permissions": str(SEND_MESSAGES),
                 }
-                value = str(value)
+                value = str(channel.id)
+            elif option_type == _OPTION_TYPES["attachment"]:
+                upload: Upload = value
+                attachment_id = next(self.ids)
+                url = f"https://cdn.discordapp.com/attachments/{CHANNEL_ID}/{attachment_id}/{upload.filename}"
+                self.cdn[url] = upload.data
+                resolved.setdefault("attachments", {})[str(attachment_id)] = {
+                    "id": str(attachment_id),
+                    "filename": upload.filename,
+                    "size": len(upload.data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": upload.content_type,
+                }
+                value = str(attachment_id)
             option = {"name": name, "type": option_type, "value": value}
             if name == focused:
                 option["focused"] = True
@@ -485,6 +669,8 @@ class Harness:
         *,
         guild_id: int | None = GUILD_ID,
         app_permissions: int = MANAGE_ROLES,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
         **options: Any,
     ) -> list[WireCall]:
         """Run ``/path`` as ``person``; what went over the wire meanwhile."""
@@ -495,6 +681,8 @@ class Harness:
             self._command_data(path, options, None),
             guild_id=guild_id,
             app_permissions=app_permissions,
+            locale=locale,
+            guild_locale=guild_locale,
         )
         await self.bot.tree._call(discord.Interaction(data=payload, state=self.bot._connection))
         return self._calls_of(payload, start)
@@ -515,19 +703,70 @@ class Harness:
         assert len(calls) == 1, calls
         return calls[0].body["data"]["choices"]
 
-    async def click(self, message: WireCall, label: str, person: Person) -> list[WireCall]:
-        """Press the button ``label`` on the message that ``message`` sent, and wait for the callback."""
+    async def click(
+        self,
+        message: WireCall | ChannelMessage,
+        label: str,
+        person: Person,
+        *,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> list[WireCall]:
+        """Press the button ``label`` on a message the bot sent, and wait for the callback."""
         start = len(self.wire)
         button = message.buttons[label]
-        message_id = message.message_id
+        channel_id = message.channel_id if isinstance(message, ChannelMessage) else CHANNEL_ID
         data = {"custom_id": button["custom_id"], "component_type": 2}
         payload = self._interaction_payload(
-            person, 3, data, guild_id=GUILD_ID, message=self.message_payload(message_id, message.data)
+            person,
+            3,
+            data,
+            guild_id=GUILD_ID,
+            message=self.message_payload(message.message_id, message.data, channel_id=channel_id),
+            locale=locale,
+            guild_locale=guild_locale,
         )
+        await self._dispatch(payload)
+        return self._calls_of(payload, start)
+
+    async def submit(
+        self,
+        modal: WireCall,
+        person: Person,
+        values: dict[str, str],
+        *,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> list[WireCall]:
+        """Fill in the modal ``modal`` opened (``values`` by input custom id) and submit it."""
+        start = len(self.wire)
+        form = modal.modal
+        components = [
+            {
+                "type": 18,
+                "component": {
+                    "type": 4,
+                    "custom_id": label["component"]["custom_id"],
+                    "value": values.get(label["component"]["custom_id"], ""),
+                },
+            }
+            for label in form["components"]
+        ]
+        payload = self._interaction_payload(
+            person,
+            5,
+            {"custom_id": form["custom_id"], "components": components},
+            guild_id=GUILD_ID,
+            locale=locale,
+            guild_locale=guild_locale,
+        )
+        await self._dispatch(payload)
+        return self._calls_of(payload, start)
+
+    async def _dispatch(self, payload: dict) -> None:
         store = self.bot._connection._view_store
         self.bot._connection.parse_interaction_create(payload)
         await asyncio.gather(*list(store._ViewStore__tasks))
-        return self._calls_of(payload, start)
 
     async def wait_for(self, predicate, *, timeout: float = 5.0) -> None:
         """Until ``predicate()`` holds: for what the bot does on its own (a view timing out)."""

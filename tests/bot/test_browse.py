@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+import time
 
 from shared.codes import claim_code, generate_codes, send_code
 from shared.guilds import set_guild_config
@@ -142,3 +144,29 @@ async def test_an_unexpected_error_shows_a_reference_that_is_in_the_log(harness,
     [record] = [r for r in caplog.records if r.name == "bot" and r.levelno == logging.ERROR]
     assert reference in record.getMessage() and "codes info" in record.getMessage()
     assert record.exc_info[0] is RuntimeError
+
+
+async def test_slow_suggestions_give_way_to_an_empty_list_in_time(
+    harness, linked, session_factory, monkeypatch
+):
+    import bot.cogs.codes.base as base
+
+    assert harness.bot.autocomplete_timeout == 2.0  # Discord drops suggestions after 3 s.
+    make_codes(session_factory, linked.id, amount=2)
+    release = threading.Event()
+    fast = base._codes_for_autocomplete
+
+    def slow(*args):
+        release.wait(timeout=10)  # a database stuck behind a lock
+        return fast(*args)
+
+    monkeypatch.setattr(base, "_codes_for_autocomplete", slow)
+    harness.bot.autocomplete_timeout = 0.2
+    started = time.monotonic()
+    try:
+        assert await harness.autocomplete("codes info", MANAGER, "code", code="") == []
+        assert time.monotonic() - started < 1.5
+    finally:
+        release.set()
+    monkeypatch.setattr(base, "_codes_for_autocomplete", fast)
+    assert len(await harness.autocomplete("codes info", MANAGER, "code", code="")) == 2

@@ -25,8 +25,8 @@ async def _dm_text(harness: Harness, code: str) -> str:
 async def test_the_dm_links_to_the_projects_claim_page(public_harness, linked, session_factory):
     code = make_code(session_factory, linked.id)
     text = await _dm_text(public_harness, code)
-    assert f"`/claim code:{code}`" in text
-    assert text.endswith(f"or on the web: https://codes.example/p/acme?code={code}")
+    assert f"`/claim code:{code}`." in text
+    assert text.endswith(f"\nOr claim it on the web: https://codes.example/p/acme?code={code}")
 
 
 async def test_the_projects_own_claim_url_wins(public_harness, linked, session_factory):

@@ -6,14 +6,16 @@ import logging
 
 import pytest
 
-from shared.guilds import get_guild_link
+from shared.guilds import get_guild_link, set_guild_config
 from tests.bot.harness import (
+    CHANNEL_ID,
     GUILD_ID,
     LOG_CHANNEL_ID,
     MANAGER,
     MEMBER,
     ROLE_MANAGER,
     ROLE_MANAGER_MEMBER,
+    Channel,
     last_text,
     replies,
 )
@@ -123,3 +125,58 @@ async def test_config_refuses_everyone_as_manager_role(harness, linked, session_
     calls = await harness.invoke("codes config", MANAGER, manager_role=GUILD_ID)
     assert "@everyone can't be the manager role" in last_text(calls)
     assert _link_of(session_factory).manager_role_id is None
+
+
+async def test_the_manager_role_works_from_the_payload_while_the_server_is_not_cached(
+    harness, linked, session_factory
+):
+    with session_factory() as session:
+        set_guild_config(session, GUILD_ID, manager_role_id=ROLE_MANAGER)
+        session.commit()
+    harness.forget_guild()
+    calls = await harness.invoke("codes generate", ROLE_MANAGER_MEMBER, amount=1)
+    assert "Generated **1**" in last_text(calls)
+    calls = await harness.invoke("codes list", ROLE_MANAGER_MEMBER)
+    assert replies(calls)[-1].embeds
+    assert len(await harness.autocomplete("codes info", ROLE_MANAGER_MEMBER, "code", code="")) == 1
+    assert "Only members" in last_text(await harness.invoke("codes list", MEMBER))
+    # Setting a log channel needs the channel's id only; who may read it is checked once cached.
+    calls = await harness.invoke("codes config", MANAGER, log_channel=LOG_CHANNEL_ID)
+    assert "Saved." in last_text(calls) and "couldn't check who can read" in last_text(calls)
+
+
+async def test_setting_the_manager_role_says_how_to_show_codes_to_it(harness, linked):
+    calls = await harness.invoke("codes config", MANAGER, manager_role=ROLE_MANAGER)
+    text = last_text(calls)
+    assert "Discord still hides `/codes`" in text
+    assert "**Server Settings** → **Integrations** → this bot → **Manage**" in text
+    assert "Under **Commands**, click `/codes`" in text
+    assert f"**Add Roles or Members** → choose <@&{ROLE_MANAGER}>" in text
+
+
+def test_docs_give_the_same_steps():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "bot.md").read_text()
+    assert "Server Settings** → **Integrations**" in docs and "Add Roles or Members" in docs
+
+
+async def test_a_public_log_channel_is_flagged(harness, linked):
+    calls = await harness.invoke("codes config", MANAGER, log_channel=CHANNEL_ID)
+    assert "@everyone can read" in last_text(calls)
+    calls = await harness.invoke("codes config", MANAGER, log_channel=LOG_CHANNEL_ID)
+    assert "@everyone" not in last_text(calls)
+
+
+async def test_a_wrong_option_value_names_the_option(harness, linked):
+    voice = Channel(800_000_000_000_000_099, kind=2)
+    calls = await harness.invoke("codes config", MANAGER, log_channel=voice)
+    assert "I couldn't understand the value you gave for **log_channel**." in last_text(calls)
+
+
+async def test_members_of_an_unlinked_server_are_not_shown_the_operator_command(harness, project):
+    calls = await harness.invoke("claim", MEMBER, code="anything")
+    assert "Codes aren't set up in this server yet" in last_text(calls)
+    assert "flask" not in last_text(calls) and "/codes link" not in last_text(calls)
+    calls = await harness.invoke("claim", MANAGER, code="anything")
+    assert "flask" not in last_text(calls) and "/codes link" in last_text(calls)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import discord
+import pytest
 from sqlalchemy import select
 
 from shared.codes import claim_code, generate_codes
@@ -14,6 +16,7 @@ from tests.bot.harness import (
     MEMBER,
     OTHER_MEMBER,
     ROLE_REWARD,
+    Upload,
     last_text,
     replies,
 )
@@ -77,7 +80,7 @@ async def test_send_needs_exactly_one_kind_of_recipient(harness, linked, session
     value = make_code(session_factory, linked.id)
     for options in ({}, {"emails": "a@example.com", "member": MEMBER}):
         calls = await harness.invoke("codes send", MANAGER, code=value, **options)
-        assert "give `emails` or `member`" in last_text(calls)
+        assert "give `emails` or `file`, or `member`" in last_text(calls)
     assert queued(session_factory) == [] and harness.dms == []
 
 
@@ -128,12 +131,69 @@ async def test_dms_are_throttled_per_server(harness, linked, session_factory):
     assert len(harness.dms) == 2
 
 
-async def test_the_log_channel_never_shows_a_reserved_code(harness, linked, session_factory):
+async def test_the_log_channel_masks_codes_and_never_shows_a_reserved_one(harness, linked, session_factory):
     log_to_channel(session_factory)
     open_code = make_code(session_factory, linked.id)
     reserved = make_code(session_factory, linked.id, reserved_for="a@example.com")
     await harness.invoke("codes send", MANAGER, code=open_code, emails="a@example.com")
     await harness.invoke("codes send", MANAGER, code=reserved, emails="a@example.com")
     first, second = (message["content"] for _, message in harness.channel_messages)
-    assert f"`{open_code}`" in first
-    assert reserved not in second and "a reserved code" in second
+    assert f"`{open_code[:4]}…`" in first and open_code not in first
+    assert reserved[:4] not in second and "a reserved code" in second
+
+    # A server that wants full codes in its log turns it on; reserved codes still stay out.
+    await harness.invoke("codes config", MANAGER, log_full_codes=True)
+    await harness.invoke("codes send", MANAGER, code=open_code, emails="b@example.com")
+    await harness.invoke("codes send", MANAGER, code=reserved, emails="a@example.com")
+    *_, full, still_hidden = (message["content"] for _, message in harness.channel_messages)
+    assert f"`{open_code}`" in full
+    assert reserved not in still_hidden
+
+
+async def test_addresses_from_a_text_file_and_the_option_together(harness, linked, session_factory):
+    value = make_code(session_factory, linked.id, allowed_claims=5)
+    upload = Upload("leads.txt", "\ufeffa@example.com\nb@example.com; <c@example.com>\n".encode())
+    calls = await harness.invoke("codes send", MANAGER, code=value, emails="d@example.com", file=upload)
+    assert "Received **4** addresses; queued **4** emails." in last_text(calls)
+    assert queued(session_factory) == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+
+
+async def test_addresses_from_the_email_column_of_a_csv(harness, linked, session_factory):
+    value = make_code(session_factory, linked.id, allowed_claims=5)
+    upload = Upload(
+        "Leads.CSV", b'name,Email\n"Doe, Jane",jane@example.com\nBob,bob@example.com\n', "text/csv"
+    )
+    calls = await harness.invoke("codes send", MANAGER, code=value, file=upload)
+    assert "queued **2** emails" in last_text(calls)
+    assert queued(session_factory) == ["bob@example.com", "jane@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("upload", "expected"),
+    [
+        (Upload("leads.xlsx", b"PK\x03\x04"), "must be a .txt or a .csv file"),
+        (Upload("leads.txt", b"a@example.com\n" * 40_000), "too large: at most 512 KB"),
+        (Upload("leads.txt", "a@example.com\n".encode("utf-16")), "save it as UTF-8 text"),
+        (Upload("leads.csv", b"email\n"), "no email addresses"),
+        (Upload("leads.txt", b"a@example.com nope"), "Not valid email addresses: `nope`"),
+    ],
+)
+async def test_a_file_that_cannot_be_used_is_refused_and_nothing_queued(
+    harness, linked, session_factory, upload, expected
+):
+    value = make_code(session_factory, linked.id)
+    calls = await harness.invoke("codes send", MANAGER, code=value, file=upload)
+    assert expected in last_text(calls)
+    assert queued(session_factory) == []
+
+
+async def test_a_file_that_cannot_be_downloaded(harness, linked, session_factory):
+    value = make_code(session_factory, linked.id)
+    upload = Upload("leads.txt", b"a@example.com")
+    harness.bot.http.get_from_cdn.side_effect = harness.http_error(
+        discord.HTTPException, 503, 0, "Unavailable"
+    )
+    calls = await harness.invoke("codes send", MANAGER, code=value, file=upload)
+    assert "couldn't download the file" in last_text(calls)
+    calls = await harness.invoke("codes send", MANAGER, code=value, file=upload, member=MEMBER)
+    assert "not both kinds" in last_text(calls)

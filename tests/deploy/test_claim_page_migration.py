@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from api.extensions import db
 
-BEFORE = "7c1d2e3f4a5b"
+BEFORE = "b7c41e2d9a10"
 CLAIM_PAGES = "c41a7d2e9b30"
 
 

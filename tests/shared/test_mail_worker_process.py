@@ -21,6 +21,8 @@ from shared.db import begin_read
 from shared.models import Delivery
 from tests.mailserver import SmtpServer
 
+pytestmark = pytest.mark.slow  # real processes: gunicorn, the worker, kill -9
+
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 1.0
 

@@ -7,42 +7,42 @@ import functools
 import discord
 from discord import app_commands
 
+from bot import replies
 from bot.cogs.codes.base import ManagerCommands, code_autocomplete
-from bot.formatting import info_embed
-from bot.views import CodeListView
+from bot.formatting import info_embed, list_embed
+from bot.i18n import cmd, t
+from bot.views import PagedView
 from shared.codes import get_code, list_codes
 from shared.mail.services import delivery_counts
 
 PAGE_SIZE = 10
 STATUSES = [
-    app_commands.Choice(name="active", value="active"),
-    app_commands.Choice(name="not yet valid", value="not_yet_valid"),
-    app_commands.Choice(name="fully claimed", value="fully_claimed"),
-    app_commands.Choice(name="expired", value="expired"),
+    app_commands.Choice(name=cmd(f"choice.status.{status}"), value=status)
+    for status in ("active", "not_yet_valid", "fully_claimed", "expired")
 ]
 TYPES = [
-    app_commands.Choice(name="creative", value="creative"),
-    app_commands.Choice(name="alphanumeric", value="alphanumeric"),
-    app_commands.Choice(name="numeric", value="numeric"),
+    app_commands.Choice(name=cmd(f"choice.type.{code_type}"), value=code_type)
+    for code_type in ("creative", "alphanumeric", "numeric")
 ]
 
 
 class BrowseCommands(ManagerCommands):
-    @app_commands.command(name="info", description="Show a code: type, claims, validity, reservation, role.")
-    @app_commands.describe(code="The code to show.")
+    @app_commands.command(name=cmd("info.name"), description=cmd("info.description"))
+    @app_commands.rename(code=cmd("info.option.code"))
+    @app_commands.describe(code=cmd("info.option.code.description"))
     @app_commands.autocomplete(code=code_autocomplete)
     async def info(self, interaction: discord.Interaction, code: app_commands.Range[str, 1, 64]) -> None:
         link = await self.manager_link(interaction)
         record, deliveries = await self.bot.runner.read(_code_and_deliveries, link.project_id, code)
-        await interaction.followup.send(
-            embed=info_embed(record, interaction.guild_id, deliveries), ephemeral=True
+        await replies.send(
+            interaction, embed=info_embed(record, interaction.guild_id, interaction.locale, deliveries)
         )
 
-    @app_commands.command(
-        name="list", description="List this project's codes, newest first, a page at a time."
+    @app_commands.command(name=cmd("list.name"), description=cmd("list.description"))
+    @app_commands.rename(status=cmd("list.option.status"), code_type=cmd("list.option.type"))
+    @app_commands.describe(
+        status=cmd("list.option.status.description"), code_type=cmd("list.option.type.description")
     )
-    @app_commands.rename(code_type="type")
-    @app_commands.describe(status="Only codes with this status.", code_type="Only codes of this type.")
     @app_commands.choices(status=STATUSES, code_type=TYPES)
     async def list(
         self,
@@ -51,6 +51,7 @@ class BrowseCommands(ManagerCommands):
         code_type: app_commands.Choice[str] | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
+        locale = interaction.locale
         fetch = functools.partial(
             self.bot.runner.read,
             list_codes,
@@ -63,13 +64,20 @@ class BrowseCommands(ManagerCommands):
         async def page(cursor: str | None):
             return await fetch(cursor=cursor)
 
-        filters = " · ".join(choice.name for choice in (status, code_type) if choice is not None)
-        view = CodeListView(
-            interaction.user.id, page, await page(None), filters=filters, timeout=self.bot.list_timeout
+        filters = " · ".join(
+            t(locale, f"{kind}.{choice.value}")
+            for kind, choice in (("status", status), ("type", code_type))
+            if choice is not None
         )
-        view.message = await interaction.followup.send(
-            embed=view.embed(), view=view, ephemeral=True, wait=True
+        view = PagedView(
+            interaction.user.id,
+            locale,
+            page,
+            await page(None),
+            lambda shown, number: list_embed(shown.items, page=number, filters=filters, locale=locale),
+            timeout=self.bot.list_timeout,
         )
+        view.message = await replies.send(interaction, embed=view.embed(), view=view)
 
 
 def _code_and_deliveries(session, project_id: int, code: str):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from bot import replies
 from bot.cogs.codes.base import ManagerCommands
 from bot.errors import Refusal
 from bot.formatting import INLINE_LIMIT, codes_csv, generated_summary, inline_codes
+from bot.i18n import cmd, t
+from bot.roles import role_problem
 from bot.times import parse_when
 from shared.codes import generate_codes
 from shared.errors import InvalidInput
@@ -15,50 +18,31 @@ from shared.validation import MAX_ALLOWED_CLAIMS
 
 MAX_AMOUNT = 1000
 TYPES = [
-    app_commands.Choice(name="creative (curious-pineapple)", value="creative"),
-    app_commands.Choice(name="alphanumeric (6 characters)", value="alphanumeric"),
-    app_commands.Choice(name="numeric (6 digits)", value="numeric"),
+    app_commands.Choice(name=cmd("choice.type.creative.example"), value="creative"),
+    app_commands.Choice(name=cmd("choice.type.alphanumeric.example"), value="alphanumeric"),
+    app_commands.Choice(name=cmd("choice.type.numeric.example"), value="numeric"),
 ]
 
 
-def role_problem(interaction: discord.Interaction, role: discord.Role) -> str | None:
-    """Why the bot could not grant ``role`` on claim, or ``None`` if it can."""
-    if role.is_default():
-        return "@everyone can't be granted: every member has it already."
-    if role.managed:
-        return (
-            f"{role.mention} is managed by an integration (a bot, boosts, subscriptions); I can't grant it."
-        )
-    guild = interaction.guild
-    # Roles and the bot's own member come with the server (the guilds intent) once it has loaded.
-    me = guild.me if guild is not None else None
-    if me is None or guild.get_role(guild.id) is None:
-        return "I'm still loading this server; try again in a few seconds."
-    if not me.guild_permissions.manage_roles:
-        return "I need the **Manage Roles** permission to grant roles."
-    if not role.is_assignable():
-        return f"{role.mention} is above my highest role; move my role above it in Server Settings → Roles."
-    # Codes must not hand out more than their creator could: a manager-role holder is no role admin.
-    member = interaction.user
-    if isinstance(member, discord.Member) and member.id != guild.owner_id:
-        if not interaction.permissions.manage_roles:
-            return "You need the **Manage Roles** permission to attach a role to codes."
-        if role >= member.top_role:
-            return f"{role.mention} is not below your highest role, so you can't hand it out."
-    return None
-
-
 class GenerateCommands(ManagerCommands):
-    @app_commands.command(name="generate", description="Generate codes; more than 20 come as a CSV file.")
-    @app_commands.rename(code_type="type")
+    @app_commands.command(name=cmd("generate.name"), description=cmd("generate.description"))
+    @app_commands.rename(
+        amount=cmd("generate.option.amount"),
+        code_type=cmd("generate.option.type"),
+        allowed_claims=cmd("generate.option.allowed_claims"),
+        valid_from=cmd("generate.option.valid_from"),
+        valid_until=cmd("generate.option.valid_until"),
+        reserved_for=cmd("generate.option.reserved_for"),
+        role=cmd("generate.option.role"),
+    )
     @app_commands.describe(
-        amount="How many codes (1 to 1000).",
-        code_type="What the codes look like (default: creative).",
-        allowed_claims="How many times each code can be claimed (default 1).",
-        valid_from="When claims open: 30m, 2h, 7d, or ISO 8601 (default: now).",
-        valid_until="When claims close: 30m, 2h, 7d, or ISO 8601 (default: never).",
-        reserved_for="Only this email address may claim the codes.",
-        role="Claiming a code in this server grants this role.",
+        amount=cmd("generate.option.amount.description"),
+        code_type=cmd("generate.option.type.description"),
+        allowed_claims=cmd("generate.option.allowed_claims.description"),
+        valid_from=cmd("generate.option.valid_from.description"),
+        valid_until=cmd("generate.option.valid_until.description"),
+        reserved_for=cmd("generate.option.reserved_for.description"),
+        role=cmd("generate.option.role.description"),
     )
     @app_commands.choices(code_type=TYPES)
     async def generate(
@@ -73,12 +57,13 @@ class GenerateCommands(ManagerCommands):
         role: discord.Role | None = None,
     ) -> None:
         link = await self.manager_link(interaction)
+        locale = interaction.locale
         errors: dict[str, list[str]] = {}
         window = {}
         for field, value in (("valid_from", valid_from), ("valid_until", valid_until)):
             if value is not None:
                 try:
-                    window[field] = parse_when(value, field)
+                    window[field] = parse_when(value, field, locale=locale)
                 except InvalidInput as exc:
                     errors.update(exc.errors)
         if errors:
@@ -98,11 +83,16 @@ class GenerateCommands(ManagerCommands):
             max_amount=MAX_AMOUNT,
             **window,
         )
-        summary = generated_summary(codes, role)
+        summary = generated_summary(codes, role, locale)
         if len(codes) <= INLINE_LIMIT:
-            await interaction.followup.send(f"{summary}\n{inline_codes(codes)}", ephemeral=True)
+            await replies.send(interaction, f"{summary}\n{inline_codes(codes)}")
         else:
-            await interaction.followup.send(
-                f"{summary} They're in the attached file.", file=codes_csv(codes), ephemeral=True
+            await replies.send(
+                interaction, f"{summary} {t(locale, 'generate.in_file')}", file=codes_csv(codes)
             )
-        await self.log_event(link, f"{interaction.user.mention}: {summary}")
+        await self.log_event(
+            interaction,
+            link,
+            "log.generated",
+            summary=generated_summary(codes, role, interaction.guild_locale, for_log=True),
+        )
