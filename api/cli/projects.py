@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from api.cli import fail
 from api.extensions import db
-from shared import origins
+from shared import origins, pages
 from shared import projects as project_service
 from shared.clock import utcnow
 from shared.errors import DomainError
@@ -145,11 +145,13 @@ def set_origins(name: str, origin: tuple[str, ...], as_json: bool) -> None:
 
 
 def _preview(settings: mail_services.MailSettings) -> None:
+    # What the worker links to: the claim URL, else the claim page under PUBLIC_URL.
+    link = pages.claim_url_for_project(db.session, settings.project_id, current_app.config.get("PUBLIC_URL"))
     sample = MailContent(
         project=settings.project,
         code="curious-pineapple",
         email="lead@example.com",
-        claim_url=settings.claim_url,
+        claim_url=link,
         valid_until=utcnow().replace(microsecond=0) + dt.timedelta(days=30),
         templates=settings.templates,
     )
@@ -157,7 +159,8 @@ def _preview(settings: mail_services.MailSettings) -> None:
     templates = settings.templates
     custom = [name for name in ("subject", "text", "html") if getattr(templates, name)]
     click.echo(
-        f"Project {settings.project!r}: claim URL {settings.claim_url or '(none)'}; "
+        f"Project {settings.project!r}: claim URL "
+        f"{settings.claim_url or (f'(none: its claim page, {link})' if link else '(none)')}; "
         f"custom template parts: {', '.join(custom) or 'none (built-in message)'}"
     )
     click.echo("Preview with a sample code:")

@@ -31,6 +31,7 @@ from shared.codes.lookup import select_code
 from shared.errors import CodeExpired, CodeFullyClaimed
 from shared.mail.message import MailContent, MailTemplates
 from shared.models import Claim, Code, Delivery, Project
+from shared.pages import claim_url_template
 from shared.records import CodeRecord
 
 LEASE_EXPIRED = "The worker stopped while sending (its lease ran out)."
@@ -73,8 +74,13 @@ def requeue_expired(session: Session, *, now: dt.datetime, max_attempts: int) ->
     return len(ids)
 
 
-def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Job]:
-    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them."""
+def take_batch(
+    session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta, public_url: str | None = None
+) -> list[Job]:
+    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them.
+
+    A project without a claim URL of its own links to its claim page under ``public_url``.
+    """
     ids = list(
         session.scalars(
             select(Delivery.id)
@@ -116,6 +122,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
             Code.valid_from,
             Code.valid_until,
             Code.reserved_for,
+            Project.slug,
         )
         .join(Project, Project.id == Delivery.project_id)
         .outerjoin(Code, Code.id == Delivery.code_id)
@@ -132,7 +139,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
                 code=row.code,
                 email=row.email,
                 project=row.project,
-                claim_url=row.claim_url,
+                claim_url=claim_url_template(row.claim_url, row.slug, public_url),
                 templates=MailTemplates(
                     subject=row.mail_subject_template,
                     text=row.mail_text_template,
