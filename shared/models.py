@@ -37,6 +37,8 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 EMAIL_LENGTH = 320
 CODE_LENGTH = 64
 BATCH_LENGTH = 100
+SLUG_LENGTH = 64
+URL_LENGTH = 2000
 # A redeem panel's embed: Discord allows a 256-character title; the description is kept short.
 PANEL_TITLE_LENGTH = 256
 PANEL_DESCRIPTION_LENGTH = 2000
@@ -62,6 +64,10 @@ class Project(Base):
     mail_html_template: Mapped[str | None] = mapped_column(Text)
     # Browser origins allowed to claim with the public key (CORS).
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The hosted claim page, /p/<slug> (none without a slug), and where it sends a successful
+    # claimant with ?claim_token=... (none: it shows its own success page).
+    slug: Mapped[str | None] = mapped_column(String(SLUG_LENGTH), unique=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes.assign import assign_code, has_free_codes
-from shared.db import begin_read, begin_write
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.guilds import GuildLink, get_guild_link
 from shared.models import PANEL_DESCRIPTION_LENGTH, PANEL_TITLE_LENGTH, DiscordPanel
 from shared.records import AssignResult
+from shared.transactions import begin_read, begin_write
 from shared.validation import normalize_batch
 
 POSTING_LEASE = dt.timedelta(minutes=1)
@@ -173,6 +173,7 @@ class HandOut:
 def hand_out(session: Session, guild_id: int, channel_id: int, discord_user_id: int) -> HandOut:
     """The code of the channel's hand-out panel's batch for this member: theirs already, or a new
     one (``assign_code``). PanelNotFound when the channel has no hand-out panel any more."""
+    begin_read(session)  # then the hand-out's own atomic statement
     link = get_guild_link(session, guild_id)
     panel = session.get(DiscordPanel, channel_id)
     if panel is None or panel.guild_id != guild_id or panel.batch is None:

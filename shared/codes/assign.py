@@ -29,10 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_statement, dialect_name
 from shared.errors import BatchExhausted, BatchNotFound, InvalidInput
 from shared.models import Code
 from shared.records import CODE_COLUMNS, CODE_DATETIME_COLUMNS, AssignResult, CodeRecord
+from shared.transactions import begin_atomic_statement, dialect_name
 from shared.validation import normalize_batch, normalize_email
 
 _COLUMNS = ", ".join(CODE_COLUMNS)
@@ -108,7 +108,7 @@ def assign_code(
         "discord_user_id": discord_user_id if email is None else None,
         "now": utcnow(),
     }
-    begin_statement(session)
+    begin_atomic_statement(session)
     for _ in range(_ROUNDS):
         held = session.execute(_HELD[person], params).first()
         if held is not None:
@@ -129,8 +129,11 @@ def assign_code(
 def _take_free_code(session: Session, params: dict):
     if dialect_name(session) != "postgresql":
         return session.execute(_TAKE_SQLITE, params).first()
+    # Each UPDATE is atomic by itself (in autocommit, its own transaction): announced one by one.
+    begin_atomic_statement(session)
     row = session.execute(_TAKE_SKIPPING_LOCKED, params).first()
     if row is None:
+        begin_atomic_statement(session)
         row = session.execute(_TAKE_WAITING, params).first()
     return row
 

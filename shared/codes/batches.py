@@ -12,10 +12,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read
 from shared.errors import BatchNotFound, InvalidInput
 from shared.models import Code
 from shared.records import MAX_PAGE, BatchRecord, Page
+from shared.transactions import begin_read
 from shared.validation import normalize_batch
 
 

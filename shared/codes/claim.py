@@ -4,7 +4,7 @@ The claim is the one path that must never be wrong under concurrency. It is a co
 of the counter (``claims < allowed_claims``, the validity window and the reservation, checked by
 the database at write time) plus an INSERT that a unique constraint guards against a second claim
 by the same claimant, in one transaction. On PostgreSQL both are one statement, atomic by itself,
-so it needs no transaction of its own (``shared.db.begin_statement``). Only when that write takes
+so it needs no transaction of its own (``shared.db.begin_atomic_statement``). Only when that write takes
 nothing does Python read the row, to say why.
 """
 
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes.lookup import CODE_BY_VALUE, select_code
-from shared.db import begin_statement, begin_write, dialect_name
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -34,6 +33,7 @@ from shared.errors import (
 )
 from shared.models import Claim, Code
 from shared.records import CODE_COLUMNS, CODE_DATETIME_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
+from shared.transactions import begin_atomic_statement, begin_write, dialect_name
 from shared.validation import normalize_code, normalize_email
 
 TOKEN_LIFETIME = dt.timedelta(seconds=60)
@@ -82,7 +82,9 @@ def claim_code(
 
     Refusals, in this order: CodeNotFound, CodeReserved, CodeAlreadyClaimed, CodeNotYetValid,
     CodeExpired, CodeFullyClaimed. On PostgreSQL, outside a transaction the caller opened for
-    writing, a successful claim is committed by its own statement.
+    writing, a successful claim is committed by its own statement; anything that must commit with
+    it needs ``begin_write`` before the claim. After a refusal the caller rolls back (inside a
+    PostgreSQL transaction, a refused repeat claim has aborted it).
     """
     value = normalize_code(code)
     if email is not None:
@@ -118,7 +120,7 @@ def claim_code(
 
 def _take_and_record(session: Session, params: dict):
     """The claimed code's row after the claim, or None when the conditional UPDATE took nothing."""
-    begin_statement(session)
+    begin_atomic_statement(session)
     if dialect_name(session) == "postgresql":
         return session.execute(_CLAIM_POSTGRESQL, params).first()
     # A savepoint, so a refused INSERT also undoes the counter and the session stays usable.

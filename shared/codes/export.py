@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from shared.clock import isoformat_z, utcnow
 from shared.codes.lookup import codes_filter, get_code, select_code
-from shared.db import begin_streaming_read
 from shared.errors import InvalidInput
 from shared.models import Claim, Code
 from shared.records import CodeRecord
+from shared.transactions import begin_streaming_read
 from shared.validation import normalize_batch
 
 ROWS_PER_CHUNK = 1000

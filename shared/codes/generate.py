@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator
 from shared.codes.insert import insert_codes
-from shared.db import begin_write
 from shared.errors import CodeSpaceExhausted, InvalidInput
 from shared.models import Code
 from shared.records import CodeRecord
+from shared.transactions import begin_write
 from shared.validation import MAX_GENERATE, generate_errors, normalize_batch, normalize_email
 
 # The types whose codes take room in the space of a new code of the key type: numeric codes are

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
 from shared.codes.insert import insert_codes
-from shared.db import begin_write
 from shared.errors import CodeExists, InvalidInput
 from shared.records import ImportResult, SkippedCode
+from shared.transactions import begin_write
 from shared.validation import MAX_IMPORT, normalize_batch, normalize_custom_code, settings_errors
 
 # How many values a CodeExists message names; its ``errors`` name every one.

@@ -13,7 +13,7 @@ import json
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
-from shared.db import dialect_name
+from shared.transactions import dialect_name
 
 _COLUMNS = (
     "project_id, code, type, allowed_claims, claims, valid_from, valid_until, reserved_for, "

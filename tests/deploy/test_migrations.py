@@ -22,8 +22,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, inspect, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 import shared
 from api.extensions import db
@@ -121,6 +121,7 @@ def _migration_lock_key() -> int:
     return int(match[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_api_replicas_starting_together_migrate_once(empty_database_url):
     """API replicas that start together each run `flask db upgrade`: on PostgreSQL they queue on
@@ -176,7 +177,7 @@ def test_the_batches_revision_admits_custom_codes_and_guards_assignments(migrati
     """What autogenerate cannot compare: CHECK constraints and the WHERE of partial indexes; and
     rebuilding `codes` on SQLite keeps the rows that refer to it (migrations/env.py)."""
     with migrations_app.app_context():
-        flask_migrate.upgrade(revision="b7c41e2d9a10")
+        flask_migrate.upgrade(revision="c41a7d2e9b30")
         with db.engine.begin() as connection:
             connection.execute(
                 text(
@@ -231,11 +232,52 @@ def test_the_batches_revision_admits_custom_codes_and_guards_assignments(migrati
             assert where is not None and "NULL" in str(where).upper(), indexes[name]
         # Custom codes exist: going back would break the old constraint, so it is refused.
         with pytest.raises(SystemExit):  # Flask-Migrate's way of failing a command
-            flask_migrate.downgrade(revision="b7c41e2d9a10")
+            flask_migrate.downgrade(revision="c41a7d2e9b30")
         assert "1 custom (imported) codes exist" in caplog.text
         assert current_revisions() == {"c3e8f1a2b4d6"}
         with db.engine.begin() as connection:
             connection.execute(text("DELETE FROM codes WHERE type = 'custom'"))
-        flask_migrate.downgrade(revision="b7c41e2d9a10")
+        flask_migrate.downgrade(revision="c41a7d2e9b30")
         with pytest.raises(IntegrityError), db.engine.begin() as connection:
             _insert_code(connection, "mine", "custom")
+
+
+def test_upgrading_a_database_in_use_keeps_every_row(migrations_app):
+    """From the first revision to head with data in it: no migration may lose a row. (On SQLite,
+    batch mode rebuilds a table by dropping it, which with foreign keys on deletes every row that
+    refers to it: migrations/env.py turns them off while migrating.)"""
+    first = _script().get_base()
+    with migrations_app.app_context():
+        flask_migrate.upgrade(revision=first)
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins,"
+                    " created_at) VALUES ('in use', 'a', 'b', '[]', '2030-01-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO codes (project_id, code, type, allowed_claims, claims, created_at,"
+                    " updated_at) SELECT id, 'abc', 'creative', 2, 1, created_at, created_at FROM projects"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO claims (code_id, project_id, email, claimed_at)"
+                    " SELECT id, project_id, 'a@example.com', created_at FROM codes"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO guilds (guild_id, project_id, linked_at)"
+                    " SELECT 42, id, created_at FROM projects"
+                )
+            )
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            counts = {
+                table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("projects", "codes", "claims", "guilds")
+            }
+    assert counts == {"projects": 1, "codes": 1, "claims": 1, "guilds": 1}

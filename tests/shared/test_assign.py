@@ -21,9 +21,9 @@ from shared.codes import (
     list_batches,
     list_codes,
 )
-from shared.db import begin_write
 from shared.errors import BatchExhausted, BatchNotFound, CodeReserved, InvalidInput
 from shared.models import Code
+from shared.transactions import begin_write
 from tests.shared.conftest import T0
 from tests.shared.test_claim_race import THREADS, run_at_once
 
