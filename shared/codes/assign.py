@@ -84,20 +84,21 @@ def assign_code(
     email: str | None = None,
     discord_user_id: int | None = None,
 ) -> AssignResult:
-    """The code of ``batch`` handed to this email address or Discord member: theirs already, or a
-    free one now. Raises BatchNotFound (no code has this batch) or BatchExhausted."""
+    """The code of ``batch`` handed to this email address or this Discord member (one of them):
+    theirs already, or a free one now. Raises BatchNotFound (no code has this batch) or
+    BatchExhausted."""
     errors: dict[str, list[str]] = {}
     try:
         batch = normalize_batch(batch)
     except InvalidInput as exc:
         errors.update(exc.errors)
-    if email is not None:
+    if (email is None) == (discord_user_id is None):
+        errors["email"] = ["Codes are handed out to an email address or to a Discord member (one of them)."]
+    elif email is not None:
         try:
             email = normalize_email(email)
         except InvalidInput as exc:
             errors.update(exc.errors)
-    elif discord_user_id is None:
-        errors["email"] = ["Codes are handed out to an email address or a Discord member."]
     if errors:
         raise InvalidInput(errors)
     person = "email" if email is not None else "discord_user_id"
@@ -105,7 +106,7 @@ def assign_code(
         "project_id": project_id,
         "batch": batch,
         "email": email,
-        "discord_user_id": discord_user_id if email is None else None,
+        "discord_user_id": discord_user_id,
         "now": utcnow(),
     }
     begin_atomic_statement(session)

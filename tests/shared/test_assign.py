@@ -125,6 +125,8 @@ def test_unknown_batches_and_bad_input(session, session_factory, project, make_p
     assert set(refused.value.errors) == {"batch", "email"}
     with pytest.raises(InvalidInput):
         assign_code(session, project.id, "beta")
+    with pytest.raises(InvalidInput):
+        assign_code(session, project.id, "beta", email="a@example.com", discord_user_id=42)
 
 
 def test_imported_codes_are_handed_out_too(session, project):

@@ -21,7 +21,7 @@ def test_a_csv_file_uses_its_code_column_when_the_header_names_one():
 
 
 def test_a_csv_file_without_a_code_header_gives_its_first_column():
-    assert read("keys.csv", b"K-1,10\n\"K-2\",20\n") == [(1, "K-1"), (2, "K-2")]
+    assert read("keys.csv", b'K-1,10\n"K-2",20\n') == [(1, "K-1"), (2, "K-2")]
 
 
 def test_what_cannot_be_read_says_why():
