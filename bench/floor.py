@@ -5,9 +5,9 @@ A minimal Flask app over a psycopg connection pool: no ORM, no validation, no au
 claim is the transaction the domain promises (a conditional UPDATE of the counter, then an INSERT
 of the claim, which the unique constraint guards), written as two statements; a lookup selects the
 row and returns it as JSON. The raw database loop (``bench.raw_db``) runs the same transaction. A
-hand-out is the domain's two statements in autocommit: the code this email holds in the batch,
-else ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)``, which the unique index on
-(project, batch, email) guards.
+hand-out is two statements in autocommit: the code this email holds in the batch, else ``UPDATE
+... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)``, which the unique index on (project, batch,
+email) guards. (The API does both in one statement, as it does a claim's two writes.)
 
 Serve it with ``gunicorn 'bench.floor:create_app()'`` and ``FLOOR_DATABASE_URL`` and
 ``FLOOR_PROJECT_ID`` in the environment (the harness does).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -214,34 +213,40 @@ def test_the_listing_filters_by_batch(session, session_factory, project):
 def test_two_requests_for_one_person_that_both_took_a_code_end_with_one(
     session_factory, project, monkeypatch, database
 ):
-    """The window the unique index closes: both requests read "no code yet", both take a free
-    code; the second UPDATE is refused and that request answers with the first one's code."""
-    if database.backend == "sqlite":
-        pytest.skip("SQLite's single writer: the second request cannot read before the first commits")
+    """The window the unique index closes: the first request has taken a code and not committed;
+    the second finds no code for the person and takes another. Its UPDATE waits for the first and
+    is refused; it answers with the first one's code. (SQLite's single writer never opens the
+    window: the second request waits to begin, then finds the code.)"""
     make_batch(session_factory, project.id, amount=5)
-    both_read = threading.Barrier(2, timeout=10)
-    take = assign_module._take_free_code
+    held_or_taken = assign_module._held_or_taken
     refused = []
 
-    def take_after_both_read(session, params):
-        both_read.wait()
+    def recording(session, person, params):
         try:
-            return take(session, params)
+            return held_or_taken(session, person, params)
         except IntegrityError:
             refused.append(params["email"])
             raise
 
-    monkeypatch.setattr(assign_module, "_take_free_code", take_after_both_read)
-    given = []
+    monkeypatch.setattr(assign_module, "_held_or_taken", recording)
+    with session_factory() as first, ThreadPoolExecutor(max_workers=1) as pool:
+        begin_write(first)
+        mine = assign_code(first, project.id, "beta", email="same@example.com").code.code
 
-    def work(session, _):
-        given.append(assign_code(session, project.id, "beta", email="same@example.com"))
+        def second():
+            with session_factory() as session:
+                result = assign_code(session, project.id, "beta", email="same@example.com")
+                session.commit()
+                return result
 
-    assert run_at_once(session_factory, work, range(2)) == ["ok", "ok"]
-    assert refused == ["same@example.com"]
-    assert sorted(result.new for result in given) == [False, True]
-    assert given[0].code.code == given[1].code.code
-    assert assigned(session_factory, project.id) == [(given[0].code.code, "same@example.com", None)]
+        pending = pool.submit(second)
+        time.sleep(0.5)
+        assert not pending.done()
+        first.commit()
+        result = pending.result(timeout=10)
+    assert (result.code.code, result.new) == (mine, False)
+    assert refused == (["same@example.com"] if database.backend == "postgresql" else [])
+    assert assigned(session_factory, project.id) == [(mine, "same@example.com", None)]
 
 
 def test_a_code_held_by_a_request_that_gives_up_is_handed_out_not_called_exhausted(session_factory, project):
@@ -290,7 +295,7 @@ def test_taking_a_free_code_uses_the_unassigned_index_whatever_the_statistics(
             "discord_user_id": None,
         }
         plan = session.execute(
-            text(f"EXPLAIN {assign_module._TAKE_SKIPPING_LOCKED.element.text}"), {**params, "now": T0}
+            text(f"EXPLAIN {assign_module._HELD_OR_TAKEN['email'].element.text}"), {**params, "now": T0}
         ).scalars()
         assert "Index Scan using ix_codes_unassigned" in "\n".join(plan)
 
@@ -310,3 +315,28 @@ def test_sqlite_takes_a_free_code_through_the_unassigned_index(session_factory, 
             text(f"EXPLAIN QUERY PLAN {assign_module._TAKE_SQLITE.element.text}"), {**params, "now": T0}
         ).all()
     assert any("USING INDEX ix_codes_unassigned" in row[-1] for row in plan), plan
+
+
+def test_a_request_that_waited_for_the_last_code_answers_with_it_when_it_went_to_the_same_person(
+    session_factory, project
+):
+    """The second request for one email finds no free code while the first holds the last one;
+    once the first commits, the second answers with that code, not "exhausted"."""
+    [only] = make_batch(session_factory, project.id, amount=1)
+    with session_factory() as first, ThreadPoolExecutor(max_workers=1) as pool:
+        begin_write(first)
+        assert assign_code(first, project.id, "beta", email="same@example.com").new
+
+        def second():
+            with session_factory() as session:
+                result = assign_code(session, project.id, "beta", email="same@example.com")
+                session.commit()
+                return result
+
+        pending = pool.submit(second)
+        time.sleep(0.5)
+        assert not pending.done()
+        first.commit()
+        result = pending.result(timeout=10)
+    assert (result.code.code, result.new) == (only, False)
+    assert assigned(session_factory, project.id) == [(only, "same@example.com", None)]
