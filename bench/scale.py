@@ -1,0 +1,179 @@
+"""Cost as the data grows: one project's codes grow from 10,000 to 1,000,000, timed request by request.
+
+The codes are seeded straight into PostgreSQL by one ``INSERT ... SELECT`` over ``generate_series``
+(seconds for a million rows; through the API it would take minutes). Code number ``i`` is
+``seeded_code(i)``, six hex digits, which are valid alphanumeric codes, so the harness knows every
+code without reading them back, and generate's free-space check counts them.
+
+At each size one client sends requests one after the other (latency, not throughput): in each
+round, a claim of an unclaimed code, a lookup of a random code, the first page of the listing and
+a page half-way down it (a real cursor), taken in turns so that drift in the machine's load falls
+on every operation alike; after the rounds, generate 1,000 codes a few times, each batch deleted
+again so the project keeps its size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import random
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from bench.floor import libpq_url
+from bench.report import Latencies
+from shared.records import encode_cursor
+
+# i -> i * MULTIPLIER mod 16**6 is one-to-one (the multiplier is odd): distinct codes that look random.
+MULTIPLIER = 2654435761
+SPACE = 16**6
+PAGE = 100
+GENERATE_AMOUNT = 1_000
+OPERATIONS = ("claim", "lookup", "list_first_page", "list_deep_page", "generate_1k")
+
+SEED = (
+    "INSERT INTO codes (project_id, code, type, allowed_claims, claims, created_at, updated_at)"
+    " SELECT %(project_id)s, lpad(to_hex(mod(i * 2654435761, 16777216)), 6, '0'),"
+    " 'alphanumeric', 1, 0, %(now)s, %(now)s"
+    " FROM generate_series(%(start)s::bigint, %(stop)s::bigint - 1) AS i"
+)
+
+# (method, path, body, key) -> (status, body): a gunicorn server's or a test client's.
+Request = Callable[[str, str, dict | None, str], tuple[int, bytes]]
+
+
+def seeded_code(number: int) -> str:
+    """The code that ``seed_codes`` stores as number ``number`` (what the SQL above computes)."""
+    return f"{number * MULTIPLIER % SPACE:06x}"
+
+
+def seed_codes(conn: psycopg.Connection, project_id: int, start: int, stop: int) -> None:
+    """Store codes number ``start`` to ``stop - 1`` in the project, then vacuum and analyze.
+
+    The vacuum gives the table the visibility map and statistics autovacuum would within a
+    minute, so the plans measured are the ones a table of this size keeps.
+    """
+    if stop > SPACE:
+        raise ValueError(f"at most {SPACE:,} seeded codes")
+    with conn.transaction():
+        try:
+            # The project row exists: checking the foreign key for each of a million rows would
+            # take more time than storing them. Superusers only; others pay the checks.
+            with conn.transaction():
+                conn.execute("SET LOCAL session_replication_role = replica")
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        conn.execute(SEED, {"project_id": project_id, "now": now, "start": start, "stop": stop})
+    conn.execute("VACUUM (ANALYZE) codes")
+
+
+class DataGrowth:
+    """One project of seeded codes, grown size by size, and the latency of each operation."""
+
+    def __init__(
+        self,
+        database_url: str,
+        project_id: int,
+        *,
+        public_key: str,
+        secret_key: str,
+        request: Request,
+        rounds: int,
+        requests_per_round: int,
+        generates: int,
+        seed: int = 0,
+    ):
+        self.conn = psycopg.connect(libpq_url(database_url), autocommit=True)
+        self.project_id = project_id
+        self.public_key = public_key
+        self.secret_key = secret_key
+        self.request = request
+        self.rounds = rounds
+        self.requests_per_round = requests_per_round
+        self.generates = generates
+        self.size = 0
+        self.rng = random.Random(seed)
+        self.claimed: set[int] = set()
+        self.emails = itertools.count()
+
+    def grow_to(self, size: int) -> float:
+        """Seed the codes up to ``size``; the seconds it took."""
+        began = time.perf_counter()
+        seed_codes(self.conn, self.project_id, self.size, size)
+        self.size = size
+        return time.perf_counter() - began
+
+    def measure(self) -> dict[str, Latencies]:
+        """Warm up, then time every operation at the current size."""
+        low, high = self.conn.execute(
+            "SELECT min(id), max(id) FROM codes WHERE project_id = %s", (self.project_id,)
+        ).fetchone()
+        deep_cursor = encode_cursor((low + high) // 2)
+        cheap: dict[str, Callable[[], float]] = {
+            "claim": self.claim,
+            "lookup": self.lookup,
+            "list_first_page": lambda: self.list_page(None),
+            "list_deep_page": lambda: self.list_page(deep_cursor),
+        }
+        for operation in cheap.values():
+            for _ in range(5):
+                operation()
+        self.generate(high)
+        latencies = {name: Latencies() for name in OPERATIONS}
+        for _ in range(self.rounds):
+            samples: dict[str, list[float]] = {name: [] for name in cheap}
+            for _ in range(self.requests_per_round):
+                for name, operation in cheap.items():
+                    samples[name].append(operation())
+            for name, values in samples.items():
+                latencies[name].rounds.append(values)
+        # Generate last, deleting each batch, so no other operation sees the batches or their dead
+        # rows; each request a round of its own, so the range by round is the range of requests.
+        latencies["generate_1k"].rounds = [[self.generate(high)] for _ in range(self.generates)]
+        return latencies
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- the operations, each timed in milliseconds ----------------------------------------------
+
+    def timed(self, method: str, path: str, body: dict | None, key: str) -> tuple[float, dict]:
+        began = time.perf_counter()
+        status, payload = self.request(method, path, body, key)
+        elapsed_ms = (time.perf_counter() - began) * 1000
+        if status != 200:
+            raise RuntimeError(f"{method} {path} answered {status}: {payload[:300]!r}")
+        return elapsed_ms, json.loads(payload)
+
+    def claim(self) -> float:
+        number = self.rng.randrange(self.size)
+        while number in self.claimed:
+            number = self.rng.randrange(self.size)
+        self.claimed.add(number)
+        body = {"code": seeded_code(number), "email": f"scale-{next(self.emails)}@bench.example"}
+        return self.timed("POST", "/codes/claim", body, self.public_key)[0]
+
+    def lookup(self) -> float:
+        code = seeded_code(self.rng.randrange(self.size))
+        return self.timed("GET", f"/codes/{code}", None, self.secret_key)[0]
+
+    def list_page(self, cursor: str | None) -> float:
+        path = f"/codes?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
+        elapsed_ms, body = self.timed("GET", path, None, self.secret_key)
+        if len(body["data"]["items"]) != PAGE:
+            raise RuntimeError(f"GET {path} gave {len(body['data']['items'])} codes, not {PAGE}")
+        return elapsed_ms
+
+    def generate(self, last_seeded_id: int) -> float:
+        body = {"amount": GENERATE_AMOUNT, "type": "alphanumeric"}
+        elapsed_ms, answer = self.timed("POST", "/codes/generate", body, self.secret_key)
+        if len(answer["data"]) != GENERATE_AMOUNT:
+            raise RuntimeError(f"generate gave {len(answer['data'])} codes, not {GENERATE_AMOUNT}")
+        self.conn.execute(
+            "DELETE FROM codes WHERE project_id = %s AND id > %s", (self.project_id, last_seeded_id)
+        )
+        return elapsed_ms
