@@ -122,7 +122,6 @@ class DataGrowth:
         for operation in cheap.values():
             for _ in range(5):
                 operation()
-        self.generate(high)
         latencies = {name: Latencies() for name in OPERATIONS}
         for _ in range(self.rounds):
             samples: dict[str, list[float]] = {name: [] for name in cheap}
@@ -133,6 +132,7 @@ class DataGrowth:
                 latencies[name].rounds.append(values)
         # Generate last, deleting each batch, so no other operation sees the batches or their dead
         # rows; each request a round of its own, so the range by round is the range of requests.
+        self.generate(high)
         latencies["generate_1k"].rounds = [[self.generate(high)] for _ in range(self.generates)]
         return latencies
 
