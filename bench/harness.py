@@ -46,7 +46,7 @@ from bench.floor import libpq_url
 from bench.generate_floor import timed_generate
 from bench.production import DEFAULT_REDIS_URL, Counters, RedisUnreachable, limited_app, limited_env
 from bench.report import Correctness, Measurement, Results, Scale, write_json
-from bench.scale import DataGrowth
+from bench.scale import Project, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -541,34 +541,53 @@ class Bench:
             self.record_check(label, codes)
 
     def scale(self) -> Scale:
-        """Cost as the data grows: one project at each size, through the API with limits off."""
+        """Cost as the data grows: one project at each size, through the API with limits off.
+
+        At every size after the first, a project of the first size is measured in the same rounds.
+        """
         s = self.settings
-        project_id, keys = self.seed.project("bench-scale")
-        growth = DataGrowth(
-            self.database_url,
-            project_id,
-            public_key=keys.public_key,
-            secret_key=keys.secret_key,
-            request=self.servers["ours"].request,
-            rounds=s.scale_rounds,
-            requests_per_round=s.scale_requests,
-            generates=s.scale_generates,
-        )
+        conn = psycopg.connect(libpq_url(self.database_url), autocommit=True)
+
+        def project(name: str) -> Project:
+            project_id, keys = self.seed.project(name)
+            return Project(
+                conn,
+                project_id,
+                public_key=keys.public_key,
+                secret_key=keys.secret_key,
+                request=self.servers["ours"].request,
+            )
+
+        sizes = sorted(s.scale_sizes)
+        growing, reference = project("bench-scale"), project("bench-scale-reference")
         result = Scale()
         try:
-            for size in s.scale_sizes:
-                result.seed_seconds[size] = growth.grow_to(size)
+            for size in sizes:
+                result.seed_seconds[size] = growing.grow_to(size)
                 log(f"scale: {size:,} codes seeded in {result.seed_seconds[size]:.1f} s")
-                result.sizes[size] = growth.measure()
+                projects = {"growing": growing}
+                if size > sizes[0]:
+                    if reference.size == 0:
+                        reference.grow_to(sizes[0])
+                    projects["reference"] = reference
+                measured = measure(
+                    projects,
+                    rounds=s.scale_rounds,
+                    requests_per_round=s.scale_requests,
+                    generates=s.scale_generates,
+                )
+                result.sizes[size] = measured["growing"]
+                if "reference" in measured:
+                    result.beside[size] = measured["reference"]
                 log(
                     f"scale {size:,}: p50 "
                     + ", ".join(
                         f"{name} {latencies.percentile(50):.1f} ms"
-                        for name, latencies in result.sizes[size].items()
+                        for name, latencies in measured["growing"].items()
                     )
                 )
         finally:
-            growth.close()
+            conn.close()
         return result
 
     def close(self) -> None:

@@ -101,6 +101,8 @@ class Scale:
 
     # size (codes in the project) -> operation -> latencies
     sizes: dict[int, dict[str, Latencies]] = field(default_factory=dict)
+    # larger size -> operation -> latencies of a project of the smallest size, in the same rounds
+    beside: dict[int, dict[str, Latencies]] = field(default_factory=dict)
     seed_seconds: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -121,28 +123,40 @@ class Scale:
         """p50 at the largest size over p50 at the smallest."""
         return self.p50(self.largest, operation) / self.p50(self.smallest, operation)
 
+    def side_by_side_ratio(self, operation: str) -> float:
+        """p50 at the largest size over p50 of the smallest project measured in the same rounds."""
+        beside = self.beside[self.largest][operation].percentile(50)
+        return self.p50(self.largest, operation) / beside
+
     def latest(self) -> dict:
         small, large = size_label(self.smallest), size_label(self.largest)
         out = {}
         for operation in self.operations():
             at_small = self.sizes[self.smallest][operation]
             at_large = self.sizes[self.largest][operation]
+            beside = self.beside[self.largest][operation]
             out[operation] = {
                 f"p50_{small}_ms": round(at_small.percentile(50), 2),
                 f"p50_{large}_ms": round(at_large.percentile(50), 2),
                 f"p99_{small}_ms": round(at_small.percentile(99), 2),
                 f"p99_{large}_ms": round(at_large.percentile(99), 2),
                 "ratio": round(self.ratio(operation), 3),
+                f"p50_{small}_beside_{large}_ms": round(beside.percentile(50), 2),
+                "ratio_side_by_side": round(self.side_by_side_ratio(operation), 3),
             }
         return out
 
     def full(self) -> dict:
+        def summaries(by_size: dict[int, dict[str, Latencies]]) -> dict:
+            return {
+                size_label(size): {name: latencies.summary() for name, latencies in operations.items()}
+                for size, operations in by_size.items()
+            }
+
         return {
             "seed_seconds": {size_label(size): seconds for size, seconds in self.seed_seconds.items()},
-            "latencies": {
-                size_label(size): {name: latencies.summary() for name, latencies in operations.items()}
-                for size, operations in self.sizes.items()
-            },
+            "latencies": summaries(self.sizes),
+            f"latencies_of_{size_label(self.smallest)}_beside": summaries(self.beside),
         }
 
 
@@ -328,6 +342,14 @@ def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
+def _percentiles(latencies: Latencies) -> str:
+    """p50 / p99, and the range of the p50s of the rounds."""
+    by_round = Spread.of(latencies.round_p50s())
+    return f"{latencies.percentile(50):.1f} / {latencies.percentile(99):.1f}" + (
+        f" ({by_round.low:.1f}-{by_round.high:.1f})" if len(by_round.samples) > 1 else ""
+    )
+
+
 def format_table(results: Results) -> str:
     """The tables `make bench` prints: medians with min-max, p50/p99 in ms, ratios, targets."""
     targets = {what: (target, met) for what, target, met in results.targets()}
@@ -394,17 +416,29 @@ def format_table(results: Results) -> str:
 
     scale = results.scale
     small, large = size_label(scale.smallest), size_label(scale.largest)
-    growth = [("", f"{small} codes", f"{large} codes", f"{large}/{small}", "target")]
+    growth = [
+        (
+            "",
+            f"{small} codes",
+            f"{large} codes",
+            f"{large}/{small}",
+            f"{small} beside {large}",
+            "side by side",
+            "target",
+        )
+    ]
     for operation in scale.operations():
-        cells = []
-        for size in (scale.smallest, scale.largest):
-            latencies = scale.sizes[size][operation]
-            by_round = Spread.of(latencies.round_p50s())
-            cells.append(
-                f"{latencies.percentile(50):.1f} / {latencies.percentile(99):.1f}"
-                + (f" ({by_round.low:.1f}-{by_round.high:.1f})" if len(by_round.samples) > 1 else "")
+        growth.append(
+            (
+                operation,
+                _percentiles(scale.sizes[scale.smallest][operation]),
+                _percentiles(scale.sizes[scale.largest][operation]),
+                f"{scale.ratio(operation):.2f}",
+                _percentiles(scale.beside[scale.largest][operation]),
+                f"{scale.side_by_side_ratio(operation):.2f}",
+                verdict(f"scale {operation}"),
             )
-        growth.append((operation, *cells, f"{scale.ratio(operation):.2f}", verdict(f"scale {operation}")))
+        )
     seeded = ", ".join(
         f"{size:,} codes in {seconds:.1f} s" for size, seconds in sorted(scale.seed_seconds.items())
     )

@@ -10,6 +10,10 @@ round, a claim of an unclaimed code, a lookup of a random code, the first page o
 a page half-way down it (a real cursor), taken in turns so that drift in the machine's load falls
 on every operation alike; after the rounds, generate 1,000 codes a few times, each batch deleted
 again so the project keeps its size.
+
+The sizes are measured a minute apart, and on a shared machine the load can change more than the
+data does in that minute. So at the larger size a second project, holding the smaller number of
+codes, is measured in the same rounds, request for request: its ratio is free of that drift.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from collections.abc import Callable
 
 import psycopg
 
-from bench.floor import libpq_url
 from bench.report import Latencies
 from shared.records import encode_cursor
 
@@ -71,32 +74,19 @@ def seed_codes(conn: psycopg.Connection, project_id: int, start: int, stop: int)
     conn.execute("VACUUM (ANALYZE) codes")
 
 
-class DataGrowth:
-    """One project of seeded codes, grown size by size, and the latency of each operation."""
+class Project:
+    """A project of seeded codes and the requests that time its operations, in milliseconds."""
 
     def __init__(
-        self,
-        database_url: str,
-        project_id: int,
-        *,
-        public_key: str,
-        secret_key: str,
-        request: Request,
-        rounds: int,
-        requests_per_round: int,
-        generates: int,
-        seed: int = 0,
+        self, conn: psycopg.Connection, project_id: int, *, public_key: str, secret_key: str, request: Request
     ):
-        self.conn = psycopg.connect(libpq_url(database_url), autocommit=True)
+        self.conn = conn
         self.project_id = project_id
         self.public_key = public_key
         self.secret_key = secret_key
         self.request = request
-        self.rounds = rounds
-        self.requests_per_round = requests_per_round
-        self.generates = generates
         self.size = 0
-        self.rng = random.Random(seed)
+        self.rng = random.Random(project_id)
         self.claimed: set[int] = set()
         self.emails = itertools.count()
 
@@ -107,39 +97,18 @@ class DataGrowth:
         self.size = size
         return time.perf_counter() - began
 
-    def measure(self) -> dict[str, Latencies]:
-        """Warm up, then time every operation at the current size."""
+    def operations(self) -> dict[str, Callable[[], float]]:
+        """Every operation but generate, each a call that times one request."""
         low, high = self.conn.execute(
             "SELECT min(id), max(id) FROM codes WHERE project_id = %s", (self.project_id,)
         ).fetchone()
         deep_cursor = encode_cursor((low + high) // 2)
-        cheap: dict[str, Callable[[], float]] = {
+        return {
             "claim": self.claim,
             "lookup": self.lookup,
             "list_first_page": lambda: self.list_page(None),
             "list_deep_page": lambda: self.list_page(deep_cursor),
         }
-        for operation in cheap.values():
-            for _ in range(5):
-                operation()
-        latencies = {name: Latencies() for name in OPERATIONS}
-        for _ in range(self.rounds):
-            samples: dict[str, list[float]] = {name: [] for name in cheap}
-            for _ in range(self.requests_per_round):
-                for name, operation in cheap.items():
-                    samples[name].append(operation())
-            for name, values in samples.items():
-                latencies[name].rounds.append(values)
-        # Generate last, deleting each batch, so no other operation sees the batches or their dead
-        # rows; each request a round of its own, so the range by round is the range of requests.
-        self.generate(high)
-        latencies["generate_1k"].rounds = [[self.generate(high)] for _ in range(self.generates)]
-        return latencies
-
-    def close(self) -> None:
-        self.conn.close()
-
-    # --- the operations, each timed in milliseconds ----------------------------------------------
 
     def timed(self, method: str, path: str, body: dict | None, key: str) -> tuple[float, dict]:
         began = time.perf_counter()
@@ -168,12 +137,45 @@ class DataGrowth:
             raise RuntimeError(f"GET {path} gave {len(body['data']['items'])} codes, not {PAGE}")
         return elapsed_ms
 
-    def generate(self, last_seeded_id: int) -> float:
+    def generate(self) -> float:
+        """Generate 1,000 codes, then delete them again (untimed): the project keeps its size."""
+        last_seeded = self.conn.execute(
+            "SELECT max(id) FROM codes WHERE project_id = %s", (self.project_id,)
+        ).fetchone()[0]
         body = {"amount": GENERATE_AMOUNT, "type": "alphanumeric"}
         elapsed_ms, answer = self.timed("POST", "/codes/generate", body, self.secret_key)
         if len(answer["data"]) != GENERATE_AMOUNT:
             raise RuntimeError(f"generate gave {len(answer['data'])} codes, not {GENERATE_AMOUNT}")
         self.conn.execute(
-            "DELETE FROM codes WHERE project_id = %s AND id > %s", (self.project_id, last_seeded_id)
+            "DELETE FROM codes WHERE project_id = %s AND id > %s", (self.project_id, last_seeded)
         )
         return elapsed_ms
+
+
+def measure(
+    projects: dict[str, Project], *, rounds: int, requests_per_round: int, generates: int
+) -> dict[str, dict[str, Latencies]]:
+    """Warm up, then time every operation of every project, request for request in turns."""
+    operations = {name: project.operations() for name, project in projects.items()}
+    for calls in operations.values():
+        for call in calls.values():
+            for _ in range(5):
+                call()
+    latencies = {name: {operation: Latencies() for operation in OPERATIONS} for name in projects}
+    for _ in range(rounds):
+        samples = {name: {operation: [] for operation in calls} for name, calls in operations.items()}
+        for _ in range(requests_per_round):
+            for name, calls in operations.items():
+                for operation, call in calls.items():
+                    samples[name][operation].append(call())
+        for name, by_operation in samples.items():
+            for operation, values in by_operation.items():
+                latencies[name][operation].rounds.append(values)
+    # Generate last, its batches deleted, so no other operation sees them or their dead rows; each
+    # request a round of its own, so the range by round is the range of requests.
+    for project in projects.values():
+        project.generate()
+    for _ in range(generates):
+        for name, project in projects.items():
+            latencies[name]["generate_1k"].rounds.append([project.generate()])
+    return latencies

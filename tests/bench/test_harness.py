@@ -116,42 +116,46 @@ def _through(client):
 
 
 @postgresql_only
-def test_data_growth_times_every_operation_at_each_size_and_keeps_the_size(pg, project):
+def test_scale_times_every_operation_of_both_projects_in_turns_and_keeps_their_sizes(
+    pg, project, make_project
+):
     app = create_app({"SQLALCHEMY_DATABASE_URI": pg, "TESTING": True, "RATELIMIT_ENABLED": False})
-    growth = scale.DataGrowth(
-        pg,
-        project.id,
-        public_key=project.keys.public_key,
-        secret_key=project.keys.secret_key,
-        request=_through(app.test_client()),
-        rounds=2,
-        requests_per_round=3,
-        generates=2,
+    reference_project = make_project("reference")
+    conn = psycopg.connect(floor.libpq_url(pg), autocommit=True)
+    request = _through(app.test_client())
+    growing, reference = (
+        scale.Project(conn, p.id, public_key=p.keys.public_key, secret_key=p.keys.secret_key, request=request)
+        for p in (project, reference_project)
     )
     try:
-        measured = {}
-        for size in (250, 400):  # a deep page, half-way down, still holds a full page
-            growth.grow_to(size)
-            measured[size] = growth.measure()
-        with psycopg.connect(floor.libpq_url(pg)) as conn:
-            codes, claims = conn.execute(
-                "SELECT (SELECT count(*) FROM codes WHERE project_id = %(p)s),"
-                " (SELECT count(*) FROM claims WHERE project_id = %(p)s)",
-                {"p": project.id},
-            ).fetchone()
+        growing.grow_to(250)  # a deep page, half-way down, still holds a full page
+        first = scale.measure({"growing": growing}, rounds=2, requests_per_round=3, generates=2)
+        growing.grow_to(400)
+        reference.grow_to(250)
+        second = scale.measure(
+            {"growing": growing, "reference": reference}, rounds=2, requests_per_round=3, generates=2
+        )
+        stored = dict(
+            conn.execute(
+                "SELECT p.id, (SELECT count(*) FROM codes c WHERE c.project_id = p.id)"
+                " || '/' || (SELECT count(*) FROM claims k WHERE k.project_id = p.id)"
+                " FROM projects p WHERE p.id = ANY(%s)",
+                ([project.id, reference_project.id],),
+            ).fetchall()
+        )
     finally:
-        growth.close()
+        conn.close()
         from api.extensions import db
 
         with app.app_context():
             db.engine.dispose()
-    for size in (250, 400):
-        assert list(measured[size]) == list(scale.OPERATIONS)
-        assert [len(r) for r in measured[size]["lookup"].rounds] == [3, 3]
-        assert [len(r) for r in measured[size]["generate_1k"].rounds] == [1, 1]
-        assert all(latencies.percentile(50) > 0 for latencies in measured[size].values())
-    # The generated batches were deleted; every claim (5 to warm up, then 2 x 3, at each size) held.
-    assert codes == 400 and claims == 2 * (5 + 2 * 3)
+    for measured in (first["growing"], second["growing"], second["reference"]):
+        assert list(measured) == list(scale.OPERATIONS)
+        assert [len(r) for r in measured["lookup"].rounds] == [3, 3]
+        assert [len(r) for r in measured["generate_1k"].rounds] == [1, 1]
+        assert all(latencies.percentile(50) > 0 for latencies in measured.values())
+    # The generated batches were deleted; every claim (5 to warm up, then 2 x 3 per measure) held.
+    assert stored == {project.id: f"400/{2 * (5 + 2 * 3)}", reference_project.id: f"250/{5 + 2 * 3}"}
 
 
 def test_the_limited_server_reads_every_limit_raised_and_redis_from_its_environment():
@@ -238,6 +242,11 @@ def _scale():
                 zip(operations, (_latencies([5, 6, 6], [6, 6, 90]), _latencies([200], [240])), strict=True)
             ),
         },
+        beside={
+            1_000_000: dict(
+                zip(operations, (_latencies([6, 6, 7], [6, 7, 8]), _latencies([80], [100])), strict=True)
+            ),
+        },
         seed_seconds={10_000: 0.2, 1_000_000: 12.5},
     )
 
@@ -302,20 +311,22 @@ def test_the_production_ratio_is_the_lower_of_hot_claims_and_lookups_limits_on_o
 
 def test_scale_gives_each_operations_p50_at_both_sizes_and_their_ratio():
     written = _results().latest()["scale"]
-    assert written == {
-        # Nearest-rank percentiles over every request of every round.
-        "claim": {"p50_10k_ms": 5, "p50_1m_ms": 6, "p99_10k_ms": 7, "p99_1m_ms": 90, "ratio": 1.2},
-        "generate_1k": {
-            "p50_10k_ms": 60,
-            "p50_1m_ms": 200,
-            "p99_10k_ms": 70,
-            "p99_1m_ms": 240,
-            "ratio": 3.333,
-        },
+    # Nearest-rank percentiles over every request of every round.
+    assert written["claim"] == {
+        "p50_10k_ms": 5,
+        "p50_1m_ms": 6,
+        "p99_10k_ms": 7,
+        "p99_1m_ms": 90,
+        "ratio": 1.2,
+        "p50_10k_beside_1m_ms": 6,
+        "ratio_side_by_side": 1.0,
     }
+    assert written["generate_1k"]["ratio"] == 3.333
+    assert written["generate_1k"]["ratio_side_by_side"] == 2.5
     full = _results().full()["scale"]
     assert full["seed_seconds"] == {"10k": 0.2, "1m": 12.5}
     assert full["latencies"]["1m"]["claim"]["p50_ms_by_round"] == [6, 6]
+    assert full["latencies_of_10k_beside"]["1m"]["generate_1k"]["p50_ms_by_round"] == [80, 100]
     assert [report.size_label(n) for n in (250, 10_000, 1_000_000, 2_500_000)] == [
         "250",
         "10k",
