@@ -202,12 +202,13 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn on a free loopback port, stopped on exit."""
+    """gunicorn on a free loopback port, started at once (``wait_ready`` waits for it), stopped on exit."""
 
     def __init__(
         self, name: str, target: str, env: dict[str, str], settings: Settings, log_dir: Path, ready_path: str
     ):
         self.name = name
+        self.ready_path = ready_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
@@ -230,15 +231,14 @@ class Server:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
             )
-        self._wait_ready(ready_path)
 
-    def _wait_ready(self, path: str) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             with contextlib.suppress(OSError, http.client.HTTPException):
-                status, _ = self.request("GET", path)
+                status, _ = self.request("GET", self.ready_path)
                 if status == 200:
                     return
             time.sleep(0.1)
@@ -260,8 +260,15 @@ class Server:
             conn.close()
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
+
+    def wait_stopped(self) -> None:
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -305,10 +312,15 @@ class Bench:
         self.servers["limited"] = Server(
             "limited", limited_target, limited_vars, s, self.workdir, "/openapi.json"
         )
+        # They boot side by side: imports are most of a server's start.
+        for server in self.servers.values():
+            server.wait_ready()
 
     def stop_servers(self) -> None:
         for server in self.servers.values():
-            server.stop()
+            server.terminate()
+        for server in self.servers.values():
+            server.wait_stopped()
 
     def codes_file(self, name: str, codes: list[str]) -> Path:
         path = self.workdir / f"{name}.txt"
@@ -696,8 +708,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         redis_url=os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
         scale_sizes=(10_000, 1_000_000),
         scale_rounds=reps,
-        scale_requests=25 if args.quick else 100,
-        scale_generates=5 if args.quick else 10,
+        scale_requests=15 if args.quick else 100,
+        scale_generates=3 if args.quick else 10,
         output=args.output,
         label="quick" if args.quick else "full",
     )
