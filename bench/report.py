@@ -10,7 +10,8 @@ from pathlib import Path
 from bench.stats import Spread, percentile
 
 # The targets of issue 11 (the p99 one is issue 7's). Ratios are ours over the floor (for
-# generate_10k, seconds over seconds); the scale ratio is p50 at the largest size over the smallest.
+# generate_10k, seconds over seconds); the scale ratio is p50 at the largest size over the smallest,
+# judged side by side (bench/scale.py says why).
 MIN_HOT_RATIO = 0.85
 MAX_HOT_P99_MS = 60.0
 MIN_SPREAD_RATIO = 0.90
@@ -264,7 +265,11 @@ class Results:
             ),
             ("over-claims", "0", self.correctness.over_claims == 0 and self.correctness.mismatched == 0),
         ] + [
-            (f"scale {name}", f"<= {MAX_SCALE_RATIO:.2f}", self.scale.ratio(name) <= MAX_SCALE_RATIO)
+            (
+                f"scale {name}",
+                f"<= {MAX_SCALE_RATIO:.2f}",
+                self.scale.side_by_side_ratio(name) <= MAX_SCALE_RATIO,
+            )
             for name in self.scale.operations()
         ]
 
@@ -454,6 +459,10 @@ def format_table(results: Results) -> str:
         + _aligned(rows)
         + ["", "Production configuration: ours with rate limits on (Redis, limits raised) and off"]
         + _aligned(production)
-        + ["", f"Cost as the data grows: one client, p50 / p99 ms (range of p50 by round); seeded {seeded}"]
+        + [
+            "",
+            f"Cost as the data grows: one client, p50 / p99 ms (range of p50 by round); seeded {seeded};",
+            f"the target applies side by side: {large} over a {small} project measured in the same rounds",
+        ]
         + _aligned(growth)
     )
