@@ -558,12 +558,11 @@ class Bench:
         At every size after the first, a project of the first size is measured in the same rounds.
         """
         s = self.settings
-        conn = psycopg.connect(libpq_url(self.database_url), autocommit=True)
 
         def project(name: str) -> Project:
             project_id, keys = self.seed.project(name)
             return Project(
-                conn,
+                self.database_url,
                 project_id,
                 public_key=keys.public_key,
                 secret_key=keys.secret_key,
@@ -599,7 +598,8 @@ class Bench:
                     )
                 )
         finally:
-            conn.close()
+            growing.close()
+            reference.close()
         return result
 
     def close(self) -> None:

@@ -93,9 +93,9 @@ def test_the_generate_floor_inserts_and_serialises_every_code(pg, project):
 
 @postgresql_only
 def test_seeding_stores_exactly_the_codes_the_harness_will_ask_for(pg, project):
-    with psycopg.connect(floor.libpq_url(pg), autocommit=True) as conn:
-        scale.seed_codes(conn, project.id, 0, 40)
-        scale.seed_codes(conn, project.id, 40, 100)
+    scale.seed_codes(floor.libpq_url(pg), project.id, 0, 40)
+    scale.seed_codes(floor.libpq_url(pg), project.id, 40, 100, parts=3)
+    with psycopg.connect(floor.libpq_url(pg)) as conn:
         rows = conn.execute(
             "SELECT code, type, allowed_claims, claims FROM codes WHERE project_id = %s", (project.id,)
         ).fetchall()
@@ -121,10 +121,9 @@ def test_scale_times_every_operation_of_both_projects_in_turns_and_keeps_their_s
 ):
     app = create_app({"SQLALCHEMY_DATABASE_URI": pg, "TESTING": True, "RATELIMIT_ENABLED": False})
     reference_project = make_project("reference")
-    conn = psycopg.connect(floor.libpq_url(pg), autocommit=True)
     request = _through(app.test_client())
     growing, reference = (
-        scale.Project(conn, p.id, public_key=p.keys.public_key, secret_key=p.keys.secret_key, request=request)
+        scale.Project(pg, p.id, public_key=p.keys.public_key, secret_key=p.keys.secret_key, request=request)
         for p in (project, reference_project)
     )
     try:
@@ -136,7 +135,7 @@ def test_scale_times_every_operation_of_both_projects_in_turns_and_keeps_their_s
             {"growing": growing, "reference": reference}, rounds=2, requests_per_round=3, generates=2
         )
         stored = dict(
-            conn.execute(
+            growing.conn.execute(
                 "SELECT p.id, (SELECT count(*) FROM codes c WHERE c.project_id = p.id)"
                 " || '/' || (SELECT count(*) FROM claims k WHERE k.project_id = p.id)"
                 " FROM projects p WHERE p.id = ANY(%s)",
@@ -144,7 +143,8 @@ def test_scale_times_every_operation_of_both_projects_in_turns_and_keeps_their_s
             ).fetchall()
         )
     finally:
-        conn.close()
+        growing.close()
+        reference.close()
         from api.extensions import db
 
         with app.app_context():
