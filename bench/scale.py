@@ -41,7 +41,7 @@ OPERATIONS = ("claim", "lookup", "list_first_page", "list_deep_page", "generate_
 
 SEED = (
     "INSERT INTO codes (project_id, code, type, allowed_claims, claims, created_at, updated_at)"
-    " SELECT %(project_id)s, lpad(to_hex(mod(i * 2654435761, 16777216)), 6, '0'),"
+    f" SELECT %(project_id)s, lpad(to_hex(mod(i * {MULTIPLIER}, {SPACE})), 6, '0'),"
     " 'alphanumeric', 1, 0, %(now)s, %(now)s"
     " FROM generate_series(%(start)s::bigint, %(stop)s::bigint - 1) AS i"
 )
