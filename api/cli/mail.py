@@ -18,13 +18,14 @@ from shared.logging import configure_logging
 from shared.mail import services as mail_services
 from shared.mail.message import MailContent, render_parts
 from shared.mail.worker import Worker, serve
+from shared.webhooks.worker import WebhookWorker
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Send every delivery that is due now, then exit.")
+@click.option("--once", is_flag=True, help="Send every email and webhook that is due now, then exit.")
 @with_appcontext
 def worker(once: bool) -> None:
-    """Send queued emails (SMTP, or .eml files without SMTP_HOST) until SIGTERM/SIGINT."""
+    """Send queued emails (SMTP, or .eml files without SMTP_HOST) and webhooks until SIGTERM/SIGINT."""
     settings = current_app.config["SETTINGS"]
     configure_logging("worker", settings.log_level)
     try:
@@ -33,7 +34,8 @@ def worker(once: bool) -> None:
         raise click.ClickException(str(exc)) from None
     if not settings.smtp_host:
         click.echo(f"No SMTP_HOST: messages are written as .eml files under {settings.mail_dir}")
-    serve(mail_worker, once=once)
+    sessions = make_sessionmaker(db.engine)
+    serve(mail_worker, once=once, webhooks=WebhookWorker(sessions, settings))
 
 
 def _preview(settings: mail_services.MailSettings) -> None:

@@ -3,9 +3,12 @@
 The claim is the one path that must never be wrong under concurrency. It is a conditional UPDATE
 of the counter (``claims < allowed_claims``, the validity window and the reservation, checked by
 the database at write time) plus an INSERT that a unique constraint guards against a second claim
-by the same claimant, in one transaction. On PostgreSQL both are one statement, atomic by itself,
-so it needs no transaction of its own (``shared.db.begin_statement``). Only when that write takes
-nothing does Python read the row, to say why.
+by the same claimant, in one transaction. On PostgreSQL both are one statement. Only when that
+write takes nothing does Python read the row, to say why.
+
+A successful claim also writes its ``code.claimed`` webhook event in the same transaction (when
+the project has an endpoint), so a committed claim always has its event and a refused or
+rolled-back one never does.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes.lookup import CODE_BY_VALUE, select_code
-from shared.db import begin_statement, begin_write, dialect_name
+from shared.db import begin_write, dialect_name
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -35,6 +38,7 @@ from shared.errors import (
 from shared.models import Claim, Code
 from shared.records import CODE_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
 from shared.validation import normalize_code, normalize_email
+from shared.webhooks.events import CLAIM_SOURCES, CODE_CLAIMED, claim_facts, code_snapshot, record_event
 
 TOKEN_LIFETIME = dt.timedelta(seconds=60)
 
@@ -77,13 +81,16 @@ def claim_code(
     *,
     email: str | None = None,
     discord_user_id: int | None = None,
+    source: str = "api",
 ) -> ClaimResult:
     """Claim ``code`` for an email address, a Discord member, or both.
 
-    Refusals, in this order: CodeNotFound, CodeReserved, CodeAlreadyClaimed, CodeNotYetValid,
-    CodeExpired, CodeFullyClaimed. On PostgreSQL, outside a transaction the caller opened for
-    writing, a successful claim is committed by its own statement.
+    ``source`` says where the claim was made (``api``, ``page`` or ``bot``), for its webhook
+    event. Refusals, in this order: CodeNotFound, CodeReserved, CodeAlreadyClaimed,
+    CodeNotYetValid, CodeExpired, CodeFullyClaimed.
     """
+    if source not in CLAIM_SOURCES:
+        raise InvalidInput({"source": [f"One of: {', '.join(CLAIM_SOURCES)}."]})
     value = normalize_code(code)
     if email is not None:
         email = normalize_email(email)
@@ -107,9 +114,12 @@ def claim_code(
         raise
     if row is None:
         raise _refusal(session, project_id, value, email=email, discord_user_id=discord_user_id, now=now)
+    record = CodeRecord.from_row(row)
+    facts = claim_facts(email=email, discord_user_id=discord_user_id, claimed_at=now, source=source)
+    record_event(session, project_id, CODE_CLAIMED, {"claim": facts, "code": code_snapshot(record)}, now=now)
     return ClaimResult(
         token=token,
-        code=CodeRecord.from_row(row),
+        code=record,
         email=email,
         discord_user_id=discord_user_id,
         claimed_at=now,
@@ -118,7 +128,7 @@ def claim_code(
 
 def _take_and_record(session: Session, params: dict):
     """The claimed code's row after the claim, or None when the conditional UPDATE took nothing."""
-    begin_statement(session)
+    begin_write(session)
     if dialect_name(session) == "postgresql":
         return session.execute(_CLAIM_POSTGRESQL, params).first()
     # A savepoint, so a refused INSERT also undoes the counter and the session stays usable.
