@@ -1,7 +1,8 @@
 """Operator commands (``flask --app wsgi ...``), registered on the app in one place.
 
 ``projects`` (create, list, rotate-keys, demo, set-origins, set-template, set-claim-url),
-``guilds`` (link, unlink, list), ``worker`` and ``purge-idempotency-keys``.
+``guilds`` (link, unlink, list), ``webhooks`` (add, list, remove, rotate-secret, enable,
+lancero-signature), ``worker`` and ``purge-idempotency-keys``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def register(app: Flask) -> None:
     from api.cli.guilds import guilds
     from api.cli.mail import set_claim_url, set_template, worker
     from api.cli.projects import projects
+    from api.cli.webhooks import webhooks
 
     for command in (set_origins, set_template, set_claim_url):
         projects.add_command(command)
-    for command in (projects, guilds, worker, purge_idempotency_keys):
+    for command in (projects, guilds, webhooks, worker, purge_idempotency_keys):
         app.cli.add_command(command)
