@@ -12,16 +12,16 @@ from api.extensions import Blueprint, db
 from api.render import success
 from api.schemas import PageQuerySchema
 from api.webhooks.schemas import (
-    ConstructBodySchema,
+    WebhookConstructSchema,
     ConstructedEnvelope,
     DeliveryEnvelope,
     DeliveryPageEnvelope,
-    EndpointBodySchema,
+    WebhookBodySchema,
     EndpointEnvelope,
     EndpointListEnvelope,
     EndpointWithSecretEnvelope,
     SettingsEnvelope,
-    SettingsSchema,
+    WebhookSettingsSchema,
     delivery_json,
     endpoint_json,
 )
@@ -54,7 +54,7 @@ class Webhooks(MethodView):
     @blp.response(200, EndpointWithSecretEnvelope)
     @blp.errors(400, 401, 403, 409, 413, 422)
     @require_key()
-    @blp.arguments(EndpointBodySchema)
+    @blp.arguments(WebhookBodySchema)
     def post(self, body):
         """Register a webhook endpoint
 
@@ -158,7 +158,7 @@ class Construct(MethodView):
     @blp.response(200, ConstructedEnvelope)
     @blp.errors(400, 401, 403, 404, 413, 422)
     @require_key()
-    @blp.arguments(ConstructBodySchema)
+    @blp.arguments(WebhookConstructSchema)
     def post(self, body):
         """Exchange a webhook's `event` for its data (the mirrored product's construct)
 
@@ -182,7 +182,7 @@ class Settings(MethodView):
     @blp.response(200, SettingsEnvelope)
     @blp.errors(400, 401, 403, 413, 422)
     @require_key()
-    @blp.arguments(SettingsSchema)
+    @blp.arguments(WebhookSettingsSchema)
     def put(self, body):
         """Change the project's webhook settings
 

@@ -14,7 +14,16 @@ from shared.webhooks.events import EVENT_TYPES
 HEALTH = ("healthy", "failing", "disabled")
 
 
-class EndpointBodySchema(StrictSchema):
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false: no strings, no numbers."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class WebhookBodySchema(StrictSchema):
     url = fields.String(
         required=True,
         metadata={
@@ -30,7 +39,7 @@ class EndpointBodySchema(StrictSchema):
     )
 
 
-class EndpointSchema(Schema):
+class WebhookSchema(Schema):
     id = fields.Integer(required=True)
     url = fields.String(required=True)
     events = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
@@ -48,14 +57,14 @@ class EndpointSchema(Schema):
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
 
-class EndpointWithSecretSchema(EndpointSchema):
+class WebhookWithSecretSchema(WebhookSchema):
     secret = fields.String(
         required=True,
         metadata={"description": "The signing secret (whsec_...). Shown this once: store it now."},
     )
 
 
-class AttemptSchema(Schema):
+class WebhookAttemptSchema(Schema):
     attempt = fields.Integer(required=True)
     startedAt = fields.String(required=True, metadata={"format": "date-time"})
     durationMs = fields.Integer(required=True)
@@ -68,7 +77,7 @@ class AttemptSchema(Schema):
     )
 
 
-class DeliverySchema(Schema):
+class WebhookDeliverySchema(Schema):
     id = fields.Integer(required=True)
     eventId = fields.String(required=True, metadata={"description": "The webhook-id receivers saw."})
     eventType = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
@@ -83,10 +92,12 @@ class DeliverySchema(Schema):
     lastError = fields.String(required=True, allow_none=True)
     succeededAt = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
-    log = fields.List(fields.Nested(AttemptSchema), required=True, metadata={"description": "Every attempt."})
+    log = fields.List(
+        fields.Nested(WebhookAttemptSchema), required=True, metadata={"description": "Every attempt."}
+    )
 
 
-class ConstructBodySchema(StrictSchema):
+class WebhookConstructSchema(StrictSchema):
     event = fields.String(
         required=True,
         validate=validate.Length(1, 64),
@@ -97,7 +108,7 @@ class ConstructBodySchema(StrictSchema):
     )
 
 
-class ConstructedSchema(Schema):
+class WebhookConstructedSchema(Schema):
     event = fields.String(
         required=True, metadata={"description": "CODE_CLAIM, CODE_CREATION, or our type for the others."}
     )
@@ -105,8 +116,8 @@ class ConstructedSchema(Schema):
     codes = fields.List(fields.Dict(), metadata={"description": "CODE_CREATION: every code of the request."})
 
 
-class SettingsSchema(StrictSchema):
-    lanceroSignature = fields.Boolean(
+class WebhookSettingsSchema(StrictSchema):
+    lanceroSignature = StrictBoolean(
         required=True,
         metadata={
             "description": "Whether deliveries also carry the endpoint's secret itself in a "
@@ -115,20 +126,20 @@ class SettingsSchema(StrictSchema):
     )
 
 
-EndpointEnvelope = envelope(fields.Nested(EndpointSchema, required=True), "WebhookEnvelope")
+EndpointEnvelope = envelope(fields.Nested(WebhookSchema, required=True), "WebhookEnvelope")
 EndpointWithSecretEnvelope = envelope(
-    fields.Nested(EndpointWithSecretSchema, required=True), "WebhookWithSecretEnvelope"
+    fields.Nested(WebhookWithSecretSchema, required=True), "WebhookWithSecretEnvelope"
 )
 EndpointListEnvelope = envelope(
-    fields.List(fields.Nested(EndpointSchema), required=True), "WebhookListEnvelope"
+    fields.List(fields.Nested(WebhookSchema), required=True), "WebhookListEnvelope"
 )
-DeliveryEnvelope = envelope(fields.Nested(DeliverySchema, required=True), "WebhookDeliveryEnvelope")
+DeliveryEnvelope = envelope(fields.Nested(WebhookDeliverySchema, required=True), "WebhookDeliveryEnvelope")
 DeliveryPageEnvelope = envelope(
-    fields.Nested(page_of(DeliverySchema, "WebhookDeliveryPage"), required=True),
+    fields.Nested(page_of(WebhookDeliverySchema, "WebhookDeliveryPage"), required=True),
     "WebhookDeliveryPageEnvelope",
 )
-ConstructedEnvelope = envelope(fields.Nested(ConstructedSchema, required=True), "ConstructedEnvelope")
-SettingsEnvelope = envelope(fields.Nested(SettingsSchema, required=True), "WebhookSettingsEnvelope")
+ConstructedEnvelope = envelope(fields.Nested(WebhookConstructedSchema, required=True), "ConstructedEnvelope")
+SettingsEnvelope = envelope(fields.Nested(WebhookSettingsSchema, required=True), "WebhookSettingsEnvelope")
 
 
 def endpoint_json(record: EndpointRecord, secret: str | None = None) -> dict:
