@@ -12,15 +12,15 @@ from api.extensions import Blueprint, db
 from api.render import success
 from api.schemas import PageQuerySchema
 from api.webhooks.schemas import (
-    WebhookConstructSchema,
     ConstructedEnvelope,
     DeliveryEnvelope,
     DeliveryPageEnvelope,
-    WebhookBodySchema,
     EndpointEnvelope,
     EndpointListEnvelope,
     EndpointWithSecretEnvelope,
     SettingsEnvelope,
+    WebhookBodySchema,
+    WebhookConstructSchema,
     WebhookSettingsSchema,
     delivery_json,
     endpoint_json,
@@ -34,6 +34,10 @@ blp = Blueprint(
     url_prefix="/webhooks",
     description="Your backend hears of codes created, claimed and deleted (docs/webhooks.md).",
 )
+
+
+# Ids are 64-bit: a larger number matches no route (404) instead of overflowing a query.
+ID = "int(max=9223372036854775807)"
 
 
 def _retry_window() -> dt.timedelta:
@@ -72,7 +76,7 @@ class Webhooks(MethodView):
         return success(endpoint_json(created.endpoint, created.secret))
 
 
-@blp.route("/<int:endpoint_id>")
+@blp.route(f"/<{ID}:endpoint_id>")
 class Webhook(MethodView):
     @blp.response(200, EndpointEnvelope)
     @blp.errors(401, 403, 404)
@@ -84,7 +88,7 @@ class Webhook(MethodView):
         return success(endpoint_json(removed))
 
 
-@blp.route("/<int:endpoint_id>/rotate-secret")
+@blp.route(f"/<{ID}:endpoint_id>/rotate-secret")
 class RotateSecret(MethodView):
     @blp.response(200, EndpointWithSecretEnvelope)
     @blp.errors(401, 403, 404)
@@ -100,7 +104,7 @@ class RotateSecret(MethodView):
         return success(endpoint_json(rotated.endpoint, rotated.secret))
 
 
-@blp.route("/<int:endpoint_id>/enable")
+@blp.route(f"/<{ID}:endpoint_id>/enable")
 class Enable(MethodView):
     @blp.response(200, EndpointEnvelope)
     @blp.errors(401, 403, 404)
@@ -117,7 +121,7 @@ class Enable(MethodView):
         return success(endpoint_json(enabled))
 
 
-@blp.route("/<int:endpoint_id>/deliveries")
+@blp.route(f"/<{ID}:endpoint_id>/deliveries")
 class Deliveries(MethodView):
     @blp.response(200, DeliveryPageEnvelope)
     @blp.errors(401, 403, 404, 422)
@@ -134,7 +138,7 @@ class Deliveries(MethodView):
         return success({"items": [delivery_json(d) for d in page.items], "nextCursor": page.next_cursor})
 
 
-@blp.route("/<int:endpoint_id>/deliveries/<int:delivery_id>/retry")
+@blp.route(f"/<{ID}:endpoint_id>/deliveries/<{ID}:delivery_id>/retry")
 class RetryDelivery(MethodView):
     @blp.response(200, DeliveryEnvelope)
     @blp.errors(401, 403, 404, 409)
