@@ -68,6 +68,8 @@ class Settings:
     database_url: str
     output: Path
     label: str
+    # The bench project has a webhook endpoint, so every claim also writes its event.
+    webhook: bool = False
 
     def gunicorn_args(self) -> list[str]:
         return [
@@ -154,6 +156,14 @@ class Seed:
                 connection.exec_driver_sql("ANALYZE codes")
                 connection.commit()
         return [record.code for record in records]
+
+    def webhook(self, project_id: int) -> None:
+        """An endpoint nobody listens at: no worker runs here, the events only accumulate."""
+        from shared.webhooks.endpoints import add_endpoint
+
+        with self.sessions() as session:
+            add_endpoint(session, project_id, "http://127.0.0.1:9/bench", allow_private=True)
+            session.commit()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -267,6 +277,8 @@ class Bench:
         self.workdir = workdir
         self.seed = Seed(database_url)
         self.project_id, self.keys = self.seed.project("bench-claims")
+        if settings.webhook:
+            self.seed.webhook(self.project_id)
         self.correctness = Correctness()
         self.servers: dict[str, Server] = {}
         self.run_id = uuid.uuid4().hex[:8]
@@ -582,6 +594,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class, for both servers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="give the bench project a webhook endpoint (claims write events)",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 5)
     if reps < 3:
@@ -600,7 +617,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         generate_amount=10_000,
         database_url=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE,
         output=args.output,
-        label="quick" if args.quick else "full",
+        label=("quick" if args.quick else "full") + (" +webhook" if args.webhook else ""),
+        webhook=args.webhook,
     )
 
 

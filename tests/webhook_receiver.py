@@ -14,6 +14,7 @@ test can verify each one's signature with the ``standardwebhooks`` package and c
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -48,7 +49,7 @@ class Request:
 
 
 class Receiver:
-    def __init__(self, *, port: int = 0, stall_seconds: float = 2.0):
+    def __init__(self, *, port: int = 0, stall_seconds: float = 2.0, tls: ssl.SSLContext | None = None):
         self.stall_seconds = stall_seconds
         self.requests: list[Request] = []
         self._script: deque = deque()
@@ -92,8 +93,10 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hooks"
         self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
 
     def respond(self, *behaviours) -> None:

@@ -122,6 +122,10 @@ class WebhookWorker:
             except DBAPIError as exc:
                 log.error("Database error, retrying in %ss: %s", self.settings.worker_poll_seconds, exc)
                 busy = 0
+            except Exception:
+                # A bug must not stop webhooks for good while email goes on in the other loop.
+                log.exception("Webhook round failed; retrying in %ss", self.settings.worker_poll_seconds)
+                busy = 0
             if not busy:
                 self._stop.wait(self.settings.worker_poll_seconds)
         log.info("Webhook delivery stopped")
@@ -178,17 +182,23 @@ class WebhookWorker:
     def _deliver(self, job: outbox.Job) -> str | None:
         if self.stopping:
             return "untried"
-        body = payloads.body(job.event)
-        outcome = sender.post(
-            job.url,
-            body,
-            headers(job, body, utcnow()),
-            allow_private=self.settings.webhooks_allow_private,
-            connect_timeout=self.settings.webhook_connect_timeout,
-            read_timeout=self.settings.webhook_read_timeout,
-            resolver=self.resolver,
-            ssl_context=self.ssl_context,
-        )
+        try:
+            body = payloads.body(job.event)
+        except Exception as exc:
+            # A bug or a broken event: a failed attempt (retried, then given up), not a dead loop.
+            log.exception("Webhook %s: the body could not be made", job.event.public_id)
+            outcome = outbox.Outcome(None, f"Internal error: {exc.__class__.__name__}", 0, utcnow())
+        else:
+            outcome = sender.post(
+                job.url,
+                body,
+                headers(job, body, utcnow()),
+                allow_private=self.settings.webhooks_allow_private,
+                connect_timeout=self.settings.webhook_connect_timeout,
+                read_timeout=self.settings.webhook_read_timeout,
+                resolver=self.resolver,
+                ssl_context=self.ssl_context,
+            )
         now = utcnow()
         with self.session_factory() as session, session.begin():
             status = outbox.settle(

@@ -8,9 +8,11 @@ These use the real clock: the signature's timestamp must be close to the receive
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import threading
 
 import pytest
+import trustme
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -253,6 +255,39 @@ def test_a_host_that_now_resolves_to_a_private_address_is_refused_at_delivery(
     with session_factory() as session:
         [delivery] = deliveries.list_deliveries(session, project.id, hook.endpoint.id).items
     assert "private" in delivery.last_error and delivery.last_error.startswith("Refused")
+
+
+def test_https_goes_to_the_checked_address_with_the_urls_name_for_tls_and_host(
+    database, session_factory, project, make_code
+):
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("hooks.example.com").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    pointed_home = lambda host, port: ["127.0.0.1"]  # noqa: E731
+    code = make_code()
+    with Receiver(tls=server_context) as receiver:
+        good = register(
+            session_factory,
+            project.id,
+            f"https://hooks.example.com:{receiver.port}/hooks",
+            resolver=pointed_home,
+        )
+        wrong_name = register(
+            session_factory, project.id, f"https://other.example.com:{receiver.port}/x", resolver=pointed_home
+        )
+        claim(session_factory, project.id, code.code, "ada@example.com")
+        worker = WebhookWorker(
+            session_factory, webhook_settings(database.url), resolver=pointed_home, ssl_context=client_context
+        )
+        worker.run_round()
+        [request] = receiver.requests
+    assert request.headers["host"] == f"hooks.example.com:{receiver.port}"
+    assert request.verified(good.secret)["type"] == "code.claimed"
+    with session_factory() as session:
+        [refused] = deliveries.list_deliveries(session, project.id, wrong_name.endpoint.id).items
+    assert refused.status == "pending" and refused.last_error.startswith("TLS error")
 
 
 def test_two_workers_never_send_the_same_attempt(
