@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import claim_code, delete_code, generate_codes
-from shared.db import begin_read
-from shared.errors import CodeFullyClaimed, InvalidInput, TooManyWebhooks, WebhookNotFound
+from shared.db import begin_read, begin_write
+from shared.errors import CodeAlreadyClaimed, CodeFullyClaimed, InvalidInput, TooManyWebhooks, WebhookNotFound
 from shared.models import WebhookDelivery, WebhookEvent
 from shared.webhooks import endpoints, outbox
 from shared.webhooks.endpoints import MAX_ENDPOINTS, add_endpoint
@@ -33,12 +33,16 @@ def test_a_committed_claim_has_exactly_one_event_and_a_refused_or_rolled_back_on
     code = make_code(allowed_claims=1)
     register(session_factory, project.id, URL)
     with session_factory() as session:
+        # In a transaction the caller opened (on PostgreSQL the claim alone commits itself).
+        begin_write(session)
         claim_code(session, project.id, code.code, email="rolled@example.com")
         session.rollback()
     assert events(session_factory) == []
     with session_factory() as session:
         claim_code(session, project.id, code.code, email="Ada@Example.com", source="page")
         session.commit()
+    with session_factory() as session, pytest.raises(CodeAlreadyClaimed):
+        claim_code(session, project.id, code.code, email="ada@example.com")
     with session_factory() as session, pytest.raises(CodeFullyClaimed):
         claim_code(session, project.id, code.code, email="late@example.com")
     [event] = events(session_factory)
