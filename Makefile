@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
+# Emails link to the claim pages at this address (docs/claim-page.md); set it to override.
+export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint format migrate clean
 
@@ -25,6 +27,7 @@ run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
 	$(BIN)/flask projects demo
 	@echo "Serving the Codes API on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
+	@echo "The demo project's claim page: $(PUBLIC_URL)/p/demo"
 	$(BIN)/flask worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app

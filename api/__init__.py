@@ -10,7 +10,7 @@ from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
-    from api import abuse, health, request_id
+    from api import abuse, health, pages, request_id, swagger_ui
     from api.claims.resources import blp as claims_blp
     from api.cli import register as register_cli
     from api.codes.resources import blp as codes_blp
@@ -33,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=swagger_ui.ASSETS_URL,
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Promo and access codes: generate, claim, send and delete. "
@@ -72,5 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["codes_api"] = api
 
     abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)
+    pages.init_app(app)  # the claim page and the widget (docs/claim-page.md)
+    app.register_blueprint(swagger_ui.blp)
     register_cli(app)
     return app

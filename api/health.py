@@ -21,6 +21,7 @@ from api.errors import ApiError, ErrorSchema
 from api.extensions import Blueprint, db
 from api.render import success
 from api.schemas import envelope
+from shared.db import read_only_connection
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def migration_heads(directory: str) -> tuple[str, ...]:
 def database_revisions() -> tuple[str, ...]:
     """The revisions recorded in the database (read directly: Alembic's MigrationContext would
     log two lines on every probe)."""
-    with db.engine.connect() as connection:
+    with read_only_connection(db.engine) as connection:
         if not inspect(connection).has_table("alembic_version"):
             return ()
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()

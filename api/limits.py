@@ -17,6 +17,10 @@ front appended to ``X-Forwarded-For`` (werkzeug's ProxyFix); without it the head
 nobody can pick their own IP. Counters are kept in Redis when ``REDIS_URL`` is set (every API
 process shares them; if Redis goes away each process falls back to memory until it is back),
 else in the process's memory. ``RATELIMIT_ENABLED=false`` installs nothing at all.
+
+Other routes that claim (the hosted claim page, ``api.pages``) go through the same limits and
+the same counters: they register with :func:`limit_as_claims` and report a claim of an unknown
+code with :func:`note_code_guess`. Those two are the whole interface.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from apispec import BasePlugin
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -55,9 +59,39 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+CLAIM_FORMS = "codes_claim_forms"
+
+
+def limit_as_claims(app: Flask, endpoint: str, project_key: Callable[[], str]) -> None:
+    """Limit POSTs to ``endpoint`` exactly as ``POST /codes/claim``, on the same counters.
+
+    ``project_key()`` names the project being claimed from as a key digest ("" when there is
+    none, which leaves only the per-IP limits): a form that passes the digest of the project's
+    public key shares that key's counters, so guesses through the form and through the API with
+    the public key add up. The view calls :func:`note_code_guess` when a claim found no code.
+    """
+    app.extensions.setdefault(CLAIM_FORMS, {})[endpoint] = project_key
+
+
+def note_code_guess() -> None:
+    """Count this request as a claim of an unknown code (anti-guessing), like a 404 code_not_found."""
+    g.codes_code_guess = True
+
+
+def _is_claim() -> bool:
+    if request.method != "POST":
+        return False
+    endpoint = request.endpoint
+    return endpoint == endpoints.CLAIM or endpoint in current_app.extensions.get(CLAIM_FORMS, ())
+
+
 def api_key_id() -> str:
     """The digest of a well-formed bearer key (the key itself never reaches the counters or logs)."""
     if "codes_limit_key" not in g:
+        claim_form = current_app.extensions.get(CLAIM_FORMS, {}).get(request.endpoint)
+        if claim_form is not None:
+            g.codes_limit_key = claim_form() if request.method == "POST" else ""
+            return g.codes_limit_key
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
         well_formed = scheme.lower() == "bearer" and KEY_PATTERN.fullmatch(token)
@@ -71,6 +105,8 @@ def ip_and_key() -> str:
 
 def is_code_guess(response: Response) -> bool:
     """A claim that found no such code (a replayed answer reveals nothing new)."""
+    if g.get("codes_code_guess"):
+        return True
     return (
         response.status_code == 404
         and response.headers.get("Idempotent-Replayed") is None
@@ -99,7 +135,10 @@ def _exempt_when(rule: LimitRule) -> Callable[[], bool]:
     needs_key = rule.key is not client_ip
 
     def exempt() -> bool:
-        if rule.endpoint is not None and (request.endpoint != rule.endpoint or request.method != "POST"):
+        if rule.endpoint == endpoints.CLAIM:
+            if not _is_claim():
+                return True
+        elif rule.endpoint is not None and (request.endpoint != rule.endpoint or request.method != "POST"):
             return True
         return needs_key and not api_key_id()
 

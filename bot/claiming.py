@@ -19,7 +19,6 @@ from bot.formatting import logged_code
 from bot.i18n import t
 from bot.roles import grant_role, grants_role_in
 from shared.codes import claim_code
-from shared.db import begin_write
 from shared.errors import CodeReserved, DomainError
 from shared.guilds import (
     GuildLink,
@@ -31,6 +30,7 @@ from shared.guilds import (
 )
 from shared.records import CodeRecord
 from shared.role_grants import fail_role_grant, finish_role_grant, open_role_grant, pending_role_grant
+from shared.transactions import begin_write
 
 if TYPE_CHECKING:
     from bot.client import CodesBot

@@ -12,7 +12,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import begin_read
+from shared.transactions import begin_read
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -33,6 +33,17 @@ _PARSERS = {
 }
 
 
+def _public_url(value: str | None) -> str | None:
+    """The service's public base URL, without a trailing slash; ValueError unless absolute http(s)."""
+    text = (value or "").strip().rstrip("/")
+    if not text:
+        return None
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or any(ch in rest for ch in "?#"):
+        raise ValueError(f"PUBLIC_URL must be an absolute http(s) URL (https://codes.example.com): {text!r}")
+    return text
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'codes.sqlite3'}"
 
@@ -52,6 +63,13 @@ class Settings:
     max_content_length: int = 1024 * 1024
     # Log level of the API, the worker and the bot.
     log_level: str = field(default="INFO", metadata={"parse": str.upper})
+    # The address people reach the service at (https://codes.example.com). When set, emails and
+    # DMs of projects without a claim URL link to the project's hosted claim page, /p/<slug>.
+    public_url: str | None = field(default=None, metadata={"parse": _public_url})
+    # Signs the claim page's session cookie (its CSRF token). Unset: a random key kept in
+    # INSTANCE_DIR/secret_key, which every process of one machine shares; set it when several
+    # machines or containers serve the API.
+    secret_key: str | None = None
     # The API's gunicorn (gunicorn.conf.py): the port it listens on, on every interface; worker
     # processes (0: two per CPU, plus one); threads per worker; seconds one request may take.
     port: int = 8000

@@ -1,22 +1,9 @@
-"""The declarative base, engine setup, and the shapes a unit of work can take.
+"""The declarative base and the engine setup (the shapes of a unit of work: shared/transactions.py).
 
 SQLite is tuned so concurrent writers queue instead of failing with "database is locked": WAL
 journal, ``synchronous=NORMAL``, a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` so a
-transaction takes the write lock when it starts rather than failing to upgrade half-way through.
-
-Each domain function says what its work needs, and the session's transaction takes that shape:
-
-- :func:`begin_read`: only reads. SQLite starts a deferred transaction (no write lock, so readers
-  never queue behind writers); PostgreSQL runs in autocommit (SQLAlchemy's documented
-  ``isolation_level="AUTOCOMMIT"`` execution option: no BEGIN and COMMIT round trips), where each
-  statement sees a fresh snapshot, as under READ COMMITTED.
-- :func:`begin_statement`: one writing statement that is atomic on its own (a PostgreSQL claim).
-  It joins a transaction the caller already has; otherwise it runs in autocommit, so the row lock
-  it takes ends with the statement.
-- :func:`begin_write`: several statements that must commit together. A read still open in the
-  session ends first (it wrote nothing), and a real transaction begins.
-
-The caller still commits or rolls back at the edge, as always.
+transaction takes the write lock when it starts rather than failing to upgrade half-way through;
+a transaction marked read-only (``READ_ONLY_OPTION``) begins deferred instead.
 
 A pooled PostgreSQL connection is checked on checkout without a round trip: an idle connection
 whose socket is readable was closed by the server (a restart, an idle timeout), so the pool
@@ -28,9 +15,11 @@ from __future__ import annotations
 import select
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event, exc
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from shared.config import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,83 +37,30 @@ class Base(DeclarativeBase):
 # An execution option of our own (SQLAlchemy passes unknown options through to events): a
 # transaction that only reads. SQLite then begins it deferred instead of BEGIN IMMEDIATE.
 READ_ONLY_OPTION = "codes_read_only"
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+_DEFAULTS = Settings()
 
 
-def dialect_name(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _the_session(session: Session | scoped_session) -> Session:
-    # Flask-SQLAlchemy hands the domain its scoped_session, which does not proxy in_transaction().
-    return session() if isinstance(session, scoped_session) else session
-
-
-def begin_read(session: Session) -> None:
-    """Start the session's work as a read, unless it already began something."""
-    session = _the_session(session)
-    if session.in_transaction():
-        return
-    if dialect_name(session) == "postgresql":
-        session.connection(execution_options={**_AUTOCOMMIT, READ_ONLY_OPTION: True})
-    else:
-        session.connection(execution_options={READ_ONLY_OPTION: True})
-
-
-def begin_statement(session: Session) -> None:
-    """Prepare for one writing statement, atomic by itself (see the module); on SQLite, a write."""
-    session = _the_session(session)
-    if dialect_name(session) != "postgresql":
-        begin_write(session)
-    elif not session.in_transaction():
-        session.connection(execution_options=_AUTOCOMMIT)
-
-
-def begin_write(session: Session) -> None:
-    """Make sure the statements that follow run in one transaction that may write."""
-    session = _the_session(session)
-    if session.in_transaction() and not _in_transaction_that_writes(session):
-        session.commit()  # a read, or autocommitted statements: nothing is pending
-    if not session.in_transaction():
-        session.connection()
-
-
-def _in_transaction_that_writes(session: Session) -> bool:
-    options = session.connection().get_execution_options()
-    return not options.get(READ_ONLY_OPTION) and options.get("isolation_level") != "AUTOCOMMIT"
-
-
-class WriteOutsideTransaction(RuntimeError):
-    """A programming error: a write in a read or among autocommitted statements (see begin_write)."""
-
-
-def _refuse_write(session: Session) -> None:
-    if session.in_transaction() and not _in_transaction_that_writes(session):
-        raise WriteOutsideTransaction(
-            "This session is in a read or in autocommit: call shared.db.begin_write(session) "
-            "before writing, so the writes commit together."
-        )
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _writes_need_a_write_transaction(state) -> None:
-    # Every INSERT, UPDATE or DELETE built with SQLAlchemy (ORM or Core) passes here; the text()
-    # statements of the claim and of generate declare their shape themselves.
-    if state.is_insert or state.is_update or state.is_delete:
-        _refuse_write(state.session)
-
-
-@event.listens_for(Session, "before_flush")
-def _flushes_need_a_write_transaction(session: Session, _context, _instances) -> None:
-    if session.new or session.dirty or session.deleted:
-        _refuse_write(session)
+def read_only_connection(engine: Engine) -> Connection:
+    """A Core connection for reading only (health probes, scripts): no write lock on SQLite,
+    autocommit on PostgreSQL."""
+    options: dict = {READ_ONLY_OPTION: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return engine.connect().execution_options(**options)
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def engine_options(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> dict:
+def engine_options(
+    url: str,
+    *,
+    busy_timeout: int = _DEFAULTS.sqlite_busy_timeout,
+    pool_size: int = _DEFAULTS.db_pool_size,
+    max_overflow: int = _DEFAULTS.db_max_overflow,
+) -> dict:
     """Keyword arguments for ``create_engine`` (Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS too)."""
     if is_sqlite(url):
         return {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
@@ -138,7 +74,7 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def configure_engine(engine: Engine, *, busy_timeout: int = 30) -> Engine:
+def configure_engine(engine: Engine, *, busy_timeout: int = _DEFAULTS.sqlite_busy_timeout) -> Engine:
     """Install the SQLite pragmas and its BEGIN, or PostgreSQL's checkout check."""
     if engine.dialect.name == "postgresql":
         event.listen(engine, "checkout", _replace_if_closed_by_server)
@@ -181,7 +117,13 @@ def _closed_by_server(dbapi_connection) -> bool:
     return bool(poller.poll(0))
 
 
-def make_engine(url: str, *, busy_timeout: int = 30, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    busy_timeout: int = _DEFAULTS.sqlite_busy_timeout,
+    pool_size: int = _DEFAULTS.db_pool_size,
+    max_overflow: int = _DEFAULTS.db_max_overflow,
+) -> Engine:
     """An engine for callers outside Flask, configured like the API's."""
     ensure_sqlite_directory(url)
     engine = create_engine(

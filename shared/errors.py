@@ -69,6 +69,11 @@ class ProjectNotFound(NotFound):
     default_message = "No project with this name exists."
 
 
+class PageNotFound(NotFound):
+    code = "page_not_found"
+    default_message = "No claim page has this address."
+
+
 class CodeReserved(Forbidden):
     code = "code_reserved"
     default_message = "This code is reserved for another email address."
@@ -102,6 +107,11 @@ class CodeSpaceExhausted(Conflict):
 class ProjectExists(Conflict):
     code = "project_exists"
     default_message = "A project with this name already exists."
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"
+    default_message = "Another project's claim page already has this slug."
 
 
 class IdempotencyKeyReused(Conflict):

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes import get_code, refuse_unsendable
-from shared.db import begin_write
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeReserved,
@@ -29,6 +28,7 @@ from shared.errors import (
 from shared.models import Claim, Code, DiscordClaimFailure, Guild, Project
 from shared.projects import authenticate, get_project_by_name
 from shared.records import CodeRecord
+from shared.transactions import begin_read, begin_write
 
 CLAIM_FAILURE_WINDOW = dt.timedelta(minutes=1)
 _IN_CHUNK = 500
@@ -72,7 +72,7 @@ UNCHANGED = _Unchanged()
 _select_link = select(
     Guild.guild_id,
     Guild.project_id,
-    Project.name,
+    Project.name.label("project_name"),
     Guild.manager_role_id,
     Guild.log_channel_id,
     Guild.linked_at,
@@ -81,7 +81,7 @@ _select_link = select(
 
 
 def _link_from_row(row) -> GuildLink:
-    return GuildLink(*row)
+    return GuildLink(**row._mapping)
 
 
 # --- linking ----------------------------------------------------------------------------------
@@ -129,6 +129,7 @@ def get_guild_link(session: Session, guild_id: int) -> GuildLink:
 
 
 def list_guild_links(session: Session) -> list[GuildLink]:
+    begin_read(session)
     rows = session.execute(_select_link.order_by(Guild.linked_at, Guild.guild_id)).all()
     return [_link_from_row(row) for row in rows]
 

@@ -28,9 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_write
 from shared.errors import IdempotencyKeyReused, RequestInProgress
 from shared.models import IdempotencyKey
+from shared.transactions import begin_write
 
 DEFAULT_TTL = dt.timedelta(hours=24)
 DEFAULT_LEASE = dt.timedelta(seconds=60)

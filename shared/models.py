@@ -33,9 +33,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 CODE_TYPES = ("creative", "alphanumeric", "numeric")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 WEBHOOK_DELIVERY_STATUSES = ("pending", "sending", "succeeded", "failed")
-WEBHOOK_URL_LENGTH = 2000
 EMAIL_LENGTH = 320
 CODE_LENGTH = 64
+SLUG_LENGTH = 64
+URL_LENGTH = 2000
 # A redeem panel's embed: Discord allows a 256-character title; the description is kept short.
 PANEL_TITLE_LENGTH = 256
 PANEL_DESCRIPTION_LENGTH = 2000
@@ -56,6 +57,10 @@ class Project(Base):
     mail_html_template: Mapped[str | None] = mapped_column(Text)
     # Browser origins allowed to claim with the public key (CORS).
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The hosted claim page, /p/<slug> (none without a slug), and where it sends a successful
+    # claimant with ?claim_token=... (none: it shows its own success page).
+    slug: Mapped[str | None] = mapped_column(String(SLUG_LENGTH), unique=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     # Webhooks also carry the endpoint's secret itself in a `lancero-signature` header, as the
     # product this API mirrors does (weaker than the HMAC signature; docs/webhooks.md).
     webhook_lancero_signature: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -251,7 +256,7 @@ class WebhookEndpoint(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_LENGTH))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
     events: Mapped[list[str]] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(String(100))
     # After a rotation the old secret also signs, until it expires, so receivers can switch over.

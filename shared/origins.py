@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput
 from shared.models import Project
 from shared.projects import get_project_by_name
+from shared.transactions import begin_read, begin_write
 from shared.validation import clean_each
 
 ANY_ORIGIN = "*"

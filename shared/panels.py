@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read, begin_write
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import PANEL_DESCRIPTION_LENGTH, PANEL_TITLE_LENGTH, DiscordPanel
+from shared.transactions import begin_read, begin_write
 
 POSTING_LEASE = dt.timedelta(minutes=1)
 

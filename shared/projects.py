@@ -7,16 +7,20 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput, ProjectExists, ProjectNotFound, SecretKeyRequired, Unauthenticated
 from shared.models import Code, Project
+from shared.transactions import begin_read, begin_write
 
 KEY_PATTERN = re.compile(r"(pk|sk)_[0-9a-f]{48}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}")
+# The claim page's address, /p/<slug>: lowercase letters, digits and inner hyphens.
+SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+SLUG_RULE = "1 to 64 lowercase letters, digits or '-', starting and ending with a letter or digit."
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,39 @@ def create_project(session: Session, name: str) -> tuple[Project, ProjectKeys]:
             session.flush()
     except IntegrityError:
         raise ProjectExists(f"A project named {name!r} already exists.") from None
+    _give_default_slug(session, project)
     return project, keys
+
+
+def normalize_slug(value: str, field: str = "slug") -> str:
+    cleaned = value.strip().lower()
+    if not SLUG_PATTERN.fullmatch(cleaned):
+        raise InvalidInput({field: [SLUG_RULE]})
+    return cleaned
+
+
+def slug_from_name(name: str) -> str:
+    """A project's first slug, made from its name: ``Acme Beta`` -> ``acme-beta``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:56].strip("-")
+    return slug or "project"
+
+
+def _give_default_slug(session: Session, project: Project) -> None:
+    """Every new project gets a claim page: its name as a slug, or that with a suffix when another
+    project has it (``shop-a`` and ``Shop A`` make the same slug). The unique constraint decides."""
+    table = Project.__table__  # Core, so a refused slug changes nothing in the session
+    base = slug_from_name(project.name)
+    candidates = [base, *(f"{base}-{n}" for n in range(2, 10))]
+    candidates += [f"{base}-{secrets.token_hex(3)}" for _ in range(3)]
+    for candidate in candidates:
+        try:
+            with session.begin_nested():
+                session.execute(update(table).where(table.c.id == project.id).values(slug=candidate))
+        except IntegrityError:
+            continue
+        set_committed_value(project, "slug", candidate)
+        return
+    # Every candidate taken (a dozen look-alike names): no page until `projects set-slug`.
 
 
 def get_project_by_name(session: Session, name: str) -> Project:
@@ -93,13 +129,14 @@ def rotate_keys(session: Session, name: str) -> tuple[Project, ProjectKeys]:
 
 
 def list_projects(session: Session) -> list[ProjectSummary]:
+    begin_read(session)
     counts = select(Code.project_id, func.count().label("codes")).group_by(Code.project_id).subquery()
     rows = session.execute(
-        select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0))
+        select(Project.id, Project.name, Project.created_at, func.coalesce(counts.c.codes, 0).label("codes"))
         .outerjoin(counts, counts.c.project_id == Project.id)
         .order_by(Project.id)
     ).all()
-    return [ProjectSummary(id=r[0], name=r[1], created_at=r[2], codes=r[3]) for r in rows]
+    return [ProjectSummary(**row._mapping) for row in rows]
 
 
 # Every request runs one of these: built once, with the digest bound at execution.

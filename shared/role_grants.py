@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes import get_code
-from shared.db import begin_read, begin_write
 from shared.errors import InvalidInput
 from shared.models import Claim, Code, DiscordRoleGrant
 from shared.records import CODE_COLUMNS, CodeRecord
+from shared.transactions import begin_read, begin_write
 from shared.validation import normalize_code
 
 _IN_CHUNK = 500
@@ -147,7 +147,9 @@ def role_grant_states(session: Session, code_id: int, discord_user_ids: list[int
             .join(DiscordRoleGrant, DiscordRoleGrant.claim_id == Claim.id)
             .where(Claim.code_id == code_id, Claim.discord_user_id.in_(chunk))
         )
-        states.update({row[0]: GrantState(row[1], row[2], row[3]) for row in rows})
+        states.update(
+            {row.discord_user_id: GrantState(row.granted_at, row.attempts, row.last_error) for row in rows}
+        )
     return states
 
 

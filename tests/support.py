@@ -47,6 +47,7 @@ class Gunicorn:
         port: int | None = None,
         ready_path: str = "/healthz",
         start_timeout: float = 60,
+        app: str = "wsgi:app",
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,11 +56,12 @@ class Gunicorn:
         self.args = args
         self.ready_path = ready_path
         self.start_timeout = start_timeout
+        self.app = app
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Gunicorn:
         bind = () if "--config" in self.args else ("--bind", f"127.0.0.1:{self.port}")
-        command = [sys.executable, "-m", "gunicorn", *bind, "--graceful-timeout", "2", *self.args, "wsgi:app"]
+        command = [sys.executable, "-m", "gunicorn", *bind, "--graceful-timeout", "2", *self.args, self.app]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT

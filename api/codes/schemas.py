@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.errors import api_field_name
 from api.schemas import (
     CodeSchema,
     CodeValue,
@@ -57,7 +58,7 @@ class GenerateSchema(StrictSchema):
     def check_window(self, data, **kwargs):
         errors = window_errors(data.get("validFrom"), data.get("validUntil"), utcnow())
         if errors:
-            raise ValidationError(errors["valid_until"], "validUntil")
+            raise ValidationError(errors["valid_until"], api_field_name("valid_until"))
 
 
 class ClaimSchema(StrictSchema):

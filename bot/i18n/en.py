@@ -245,6 +245,7 @@ STRINGS: dict[str, str] = {
     "dm.the_server": "the server",
     "dm.title": "A code for you from {server}",
     "dm.body": "Your code: **`{code}`**\n\nClaim it in {server} with `/claim code:{code}`.",
+    "dm.web": "Or claim it on the web: {url}",
     "dm.reward": "Reward",
     "dm.reward_role": "Claiming it gives you the **{role}** role.",
     "dm.from": "Claimable from",

@@ -243,6 +243,7 @@ STRINGS: dict[str, str] = {
     "dm.the_server": "el servidor",
     "dm.title": "Un código para ti de {server}",
     "dm.body": "Tu código: **`{code}`**\n\nCanjéalo en {server} con `/canjear codigo:{code}`.",
+    "dm.web": "O canjéalo en la web: {url}",
     "dm.reward": "Recompensa",
     "dm.reward_role": "Canjearlo te da el rol **{role}**.",
     "dm.from": "Se puede canjear desde",

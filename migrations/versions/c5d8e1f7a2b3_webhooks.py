@@ -1,7 +1,7 @@
 """webhooks: endpoints, events written with the change (an outbox), deliveries and their log
 
 Revision ID: c5d8e1f7a2b3
-Revises: b7c41e2d9a10
+Revises: c41a7d2e9b30
 Create Date: 2026-12-04 21:23:00.015436
 
 Projects send the mirrored product's lancero-signature header unless they turn it off.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c5d8e1f7a2b3'
-down_revision = 'b7c41e2d9a10'
+down_revision = 'c41a7d2e9b30'
 branch_labels = None
 depends_on = None
 

@@ -9,9 +9,9 @@ row, to say why.
 A successful claim also writes its ``code.claimed`` webhook event (when the project has an
 endpoint) with the same atomicity, so a committed claim always has its event and a refused or
 rolled-back one never does. On PostgreSQL all three writes are one statement, atomic by itself,
-so it needs no transaction of its own (``shared.db.begin_statement``): measured side by side, a
-short transaction instead (BEGIN, the claim, the event, COMMIT) cost about 40% of hot-claim
-throughput, the event in the statement nothing measurable (docs/performance.md).
+so it needs no transaction of its own (``shared.transactions.begin_atomic_statement``): measured
+side by side, a short transaction instead (BEGIN, the claim, the event, COMMIT) cost about 40% of
+hot-claim throughput, the event in the statement nothing measurable (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.codes.lookup import CODE_BY_VALUE, select_code
-from shared.db import begin_statement, begin_write, dialect_name
 from shared.errors import (
     CodeAlreadyClaimed,
     CodeExpired,
@@ -41,6 +40,7 @@ from shared.errors import (
 )
 from shared.models import Claim, Code
 from shared.records import CODE_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
+from shared.transactions import begin_atomic_statement, begin_write, dialect_name
 from shared.validation import normalize_code, normalize_email
 from shared.webhooks.events import (
     CLAIM_SOURCES,
@@ -104,7 +104,11 @@ def claim_code(
 
     ``source`` says where the claim was made (``api``, ``page`` or ``bot``), for its webhook
     event. Refusals, in this order: CodeNotFound, CodeReserved, CodeAlreadyClaimed,
-    CodeNotYetValid, CodeExpired, CodeFullyClaimed.
+    CodeNotYetValid, CodeExpired, CodeFullyClaimed. On PostgreSQL, outside a transaction the
+    caller opened for writing, a successful claim (and its event) is committed by its own
+    statement; anything that must commit with it needs ``begin_write`` before the claim. After a
+    refusal the caller rolls back (inside a PostgreSQL transaction, a refused repeat claim has
+    aborted it).
     """
     if source not in CLAIM_SOURCES:
         raise InvalidInput({"source": [f"One of: {', '.join(CLAIM_SOURCES)}."]})
@@ -150,7 +154,7 @@ def claim_code(
 
 def _take_and_record(session: Session, params: dict):
     """The claimed code's row after the claim, or None when the conditional UPDATE took nothing."""
-    begin_statement(session)
+    begin_atomic_statement(session)
     if dialect_name(session) == "postgresql":
         return session.execute(_CLAIM_POSTGRESQL, params).first()
     # A savepoint, so a refused INSERT also undoes the counter and the session stays usable.

@@ -6,23 +6,15 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from shared.codes.lookup import CODE_BY_VALUE_FOR_UPDATE
-from shared.db import begin_write
-from shared.errors import CodeNotFound
+from shared.codes.lookup import lock_code
 from shared.models import Claim, Code, Delivery
-from shared.records import CodeRecord, DeleteResult
-from shared.validation import normalize_code
+from shared.records import DeleteResult
 from shared.webhooks.events import CODE_DELETED, code_snapshot, record_event
 
 
 def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
     """Delete a code with its claims and unsent deliveries; sent deliveries stay as a record."""
-    value = normalize_code(code)
-    begin_write(session)
-    row = session.execute(CODE_BY_VALUE_FOR_UPDATE, {"project_id": project_id, "code": value}).first()
-    if row is None:
-        raise CodeNotFound()
-    record = CodeRecord.from_row(row)
+    record = lock_code(session, project_id, code)
     holders: list[int] = []
     if record.discord_role_id is not None:
         holders = list(

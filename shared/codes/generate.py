@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator
-from shared.db import begin_write, dialect_name
 from shared.errors import CodeSpaceExhausted, InvalidInput
 from shared.models import Code
 from shared.records import CodeRecord
+from shared.transactions import begin_write, dialect_name
 from shared.validation import MAX_GENERATE, generate_errors, normalize_email
 from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 

@@ -8,7 +8,6 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read
 from shared.errors import CodeNotFound, InvalidInput
 from shared.models import CODE_TYPES, Claim, Code
 from shared.records import (
@@ -20,6 +19,7 @@ from shared.records import (
     encode_cursor,
     page_start,
 )
+from shared.transactions import begin_read, begin_write
 from shared.validation import normalize_code, normalize_email
 
 _codes = Code.__table__
@@ -37,6 +37,17 @@ def get_code(session: Session, project_id: int, code: str) -> CodeRecord:
     value = normalize_code(code)
     begin_read(session)
     row = session.execute(CODE_BY_VALUE, {"project_id": project_id, "code": value}).first()
+    if row is None:
+        raise CodeNotFound()
+    return CodeRecord.from_row(row)
+
+
+def lock_code(session: Session, project_id: int, code: str) -> CodeRecord:
+    """The project's code, its row locked for this write transaction (a delete waits for a send, or
+    the other way round)."""
+    value = normalize_code(code)
+    begin_write(session)
+    row = session.execute(CODE_BY_VALUE_FOR_UPDATE, {"project_id": project_id, "code": value}).first()
     if row is None:
         raise CodeNotFound()
     return CodeRecord.from_row(row)

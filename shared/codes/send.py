@@ -8,12 +8,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.codes.lookup import CODE_BY_VALUE_FOR_UPDATE
-from shared.db import begin_write
-from shared.errors import CodeExpired, CodeFullyClaimed, CodeNotFound, InvalidInput
+from shared.codes.lookup import lock_code
+from shared.errors import CodeExpired, CodeFullyClaimed, InvalidInput
 from shared.models import Claim, Delivery
 from shared.records import CodeRecord, SendResult, SkippedRecipient
-from shared.validation import MAX_SEND, clean_each, normalize_code, normalize_email
+from shared.validation import MAX_SEND, clean_each, normalize_email
 
 
 def refuse_unsendable(record: CodeRecord, now: dt.datetime) -> None:
@@ -34,13 +33,7 @@ def send_code(session: Session, project_id: int, code: str, emails: list[str]) -
         raise InvalidInput({"emails": [f"Must hold between 1 and {MAX_SEND} addresses."]})
     recipients = clean_each(emails, normalize_email, "emails")
 
-    value = normalize_code(code)
-    begin_write(session)
-    # Lock the code so a concurrent delete waits for the deliveries, or they wait for it.
-    row = session.execute(CODE_BY_VALUE_FOR_UPDATE, {"project_id": project_id, "code": value}).first()
-    if row is None:
-        raise CodeNotFound()
-    record = CodeRecord.from_row(row)
+    record = lock_code(session, project_id, code)
     now = utcnow()
     refuse_unsendable(record, now)
 

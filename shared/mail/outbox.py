@@ -26,8 +26,13 @@ from dataclasses import dataclass
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
+from shared.codes import refuse_unsendable
+from shared.codes.lookup import select_code
+from shared.errors import CodeExpired, CodeFullyClaimed
 from shared.mail.message import MailContent, MailTemplates
 from shared.models import Claim, Code, Delivery, Project
+from shared.pages import claim_url_template
+from shared.records import CodeRecord
 
 LEASE_EXPIRED = "The worker stopped while sending (its lease ran out)."
 
@@ -69,8 +74,13 @@ def requeue_expired(session: Session, *, now: dt.datetime, max_attempts: int) ->
     return len(ids)
 
 
-def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Job]:
-    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them."""
+def take_batch(
+    session: Session, *, now: dt.datetime, limit: int, lease: dt.timedelta, public_url: str | None = None
+) -> list[Job]:
+    """Mark up to ``limit`` due deliveries ``sending`` for this worker and return them.
+
+    A project without a claim URL of its own links to its claim page under ``public_url``.
+    """
     ids = list(
         session.scalars(
             select(Delivery.id)
@@ -104,7 +114,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
             Delivery.created_at,
             Delivery.code,
             Delivery.email,
-            Project.name,
+            Project.name.label("project"),
             Project.claim_url,
             Project.mail_subject_template,
             Project.mail_text_template,
@@ -112,6 +122,7 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
             Code.valid_from,
             Code.valid_until,
             Code.reserved_for,
+            Project.slug,
         )
         .join(Project, Project.id == Delivery.project_id)
         .outerjoin(Code, Code.id == Delivery.code_id)
@@ -120,19 +131,23 @@ def take_batch(session: Session, *, now: dt.datetime, limit: int, lease: dt.time
     ).all()
     return [
         Job(
-            delivery_id=row[0],
-            attempts=row[1],
-            code_id=row[2],
-            created_at=row[3],
+            delivery_id=row.id,
+            attempts=row.attempts,
+            code_id=row.code_id,
+            created_at=row.created_at,
             content=MailContent(
-                code=row[4],
-                email=row[5],
-                project=row[6],
-                claim_url=row[7],
-                templates=MailTemplates(subject=row[8], text=row[9], html=row[10]),
-                valid_from=row[11],
-                valid_until=row[12],
-                reserved_for=row[13],
+                code=row.code,
+                email=row.email,
+                project=row.project,
+                claim_url=claim_url_template(row.claim_url, row.slug, public_url),
+                templates=MailTemplates(
+                    subject=row.mail_subject_template,
+                    text=row.mail_text_template,
+                    html=row.mail_html_template,
+                ),
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                reserved_for=row.reserved_for,
             ),
         )
         for row in rows
@@ -154,14 +169,14 @@ def lock_for_sending(session: Session, job: Job) -> bool:
 
 def reason_to_cancel(session: Session, job: Job, now: dt.datetime) -> str | None:
     """Why sending the code is pointless now: it expired, was used up, or the recipient has it."""
-    code = session.execute(
-        select(Code.valid_until, Code.claims, Code.allowed_claims).where(Code.id == job.code_id)
-    ).first()
-    if code is None:
+    row = session.execute(select_code.where(Code.id == job.code_id)).first()
+    if row is None:
         return "The code was deleted before it could be sent."
-    if code.valid_until is not None and code.valid_until <= now:
+    try:
+        refuse_unsendable(CodeRecord.from_row(row), now)
+    except CodeExpired:
         return "The code expired before it could be sent."
-    if code.claims >= code.allowed_claims:
+    except CodeFullyClaimed:
         return "The code had no claims left when it was due to be sent."
     claimed = session.scalars(
         select(Claim.id).where(Claim.code_id == job.code_id, Claim.email == job.content.email).limit(1)

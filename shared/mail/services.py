@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.codes import get_code
-from shared.db import begin_write
 from shared.errors import InvalidInput
 from shared.mail.message import MailTemplates, check_claim_url, check_template
 from shared.models import DELIVERY_STATUSES, Delivery
 from shared.projects import get_project_by_name
 from shared.records import Page, encode_cursor, page_start
+from shared.transactions import begin_write
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,9 @@ class Worker:
         with self.session_factory() as session, session.begin():
             now = utcnow()
             requeued = outbox.requeue_expired(session, now=now, max_attempts=self.retry.max_attempts)
-            jobs = outbox.take_batch(session, now=now, limit=self.batch_size, lease=self.lease)
+            jobs = outbox.take_batch(
+                session, now=now, limit=self.batch_size, lease=self.lease, public_url=self.settings.public_url
+            )
         if requeued:
             log.warning("%s deliveries of a stopped worker went back to the queue", requeued)
         return jobs

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read, begin_write
+from shared.transactions import begin_read, begin_write
 from shared.errors import (
     DeliveryInProgress,
     InvalidInput,

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db import begin_read, begin_write
+from shared.transactions import begin_read, begin_write
 from shared.errors import InvalidInput, ProjectNotFound, TooManyWebhooks, WebhookNotFound
 from shared.models import Project, WebhookDelivery, WebhookEndpoint
 from shared.webhooks.events import EVENT_TYPES

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from shared.errors import InvalidInput
-from shared.models import WEBHOOK_URL_LENGTH
+from shared.models import URL_LENGTH
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -52,8 +52,8 @@ def is_public(address: Address) -> bool:
 
 def target(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:
     """Check ``url`` and resolve its host; raises UnsafeUrl saying what is wrong."""
-    if len(url) > WEBHOOK_URL_LENGTH:
-        raise UnsafeUrl(f"At most {WEBHOOK_URL_LENGTH} characters.")
+    if len(url) > URL_LENGTH:
+        raise UnsafeUrl(f"At most {URL_LENGTH} characters.")
     try:
         parts = urlsplit(url)
         port = parts.port

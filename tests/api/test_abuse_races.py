@@ -18,7 +18,11 @@ from sqlalchemy import func, select, text
 from shared.models import Claim, Code, Delivery
 from tests.api.conftest import bearer
 
-pytestmark = [pytest.mark.server, pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.slow,
+    pytest.mark.parametrize("database", ["postgresql"], indirect=True),
+]
 
 _local = threading.local()
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api.conftest import bearer
 
-pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 
 CHECKS = [
     not_a_server_error,

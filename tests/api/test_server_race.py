@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from shared.models import Claim, Code
 from tests.api.conftest import bearer
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def test_120_concurrent_claimers_of_a_10_claim_code_exactly_10_win(live_server, project, engine):

@@ -120,6 +120,7 @@ def _migration_lock_key() -> int:
     return int(match[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_api_replicas_starting_together_migrate_once(empty_database_url):
     """API replicas that start together each run `flask db upgrade`: on PostgreSQL they queue on

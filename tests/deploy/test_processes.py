@@ -20,6 +20,8 @@ from shared.db import make_engine, make_sessionmaker
 from shared.projects import create_project
 from tests.support import ROOT, Gunicorn, free_port, subprocess_env
 
+pytestmark = pytest.mark.slow  # real processes: gunicorn, the worker, kill -9
+
 CONF = ROOT / "gunicorn.conf.py"
 SECRET_LOOKALIKE = "sk_" + "5e" * 24
 

@@ -289,7 +289,7 @@ def test_a_refused_repeat_claim_leaves_the_session_usable_and_the_counter_right(
     with pytest.raises(CodeAlreadyClaimed):
         claim_code(session, project.id, code.code, email="a@example.com")
     if session.get_bind().dialect.name == "postgresql":
-        session.rollback()  # PostgreSQL aborts the transaction of a failed statement
+        session.rollback()  # the caller's part after a refusal: it may have aborted a transaction
     session.commit()
     assert get_code(session, project.id, code.code).claims == 1
 

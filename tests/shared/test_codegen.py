@@ -102,6 +102,7 @@ def test_dense_numeric_draw_takes_only_free_codes(seed, space, data):
     assert set(codes) <= free
 
 
+@pytest.mark.slow
 def test_dense_numeric_space_is_enumerated_and_yields_exactly_the_free_codes():
     free = {"000000", "123456", "500000", "999999"}
     taken = {f"{i:06d}" for i in range(10**6)} - free

@@ -1,5 +1,5 @@
-"""The shapes a unit of work takes (a read, one statement, a write transaction) on both databases,
-the guard against writing outside a write transaction, and PostgreSQL's checkout check."""
+"""The shapes a unit of work takes (a read, one atomic statement, a write transaction) on both
+databases, the guard against writing outside a write transaction, and PostgreSQL's checkout check."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from shared.db import WriteOutsideTransaction, begin_read, begin_statement, begin_write, make_engine
+from shared.db import make_engine, read_only_connection
 from shared.models import Project
+from shared.transactions import WriteOutsideTransaction, begin_atomic_statement, begin_read, begin_write
 
 postgresql_only = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+
+
+INSERT_TEXT = text(
+    "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
+    " VALUES (:name, :name || '-pk', :name || '-sk', '[]', CURRENT_TIMESTAMP)"
+)
 
 
 def project_row(name: str) -> dict:
@@ -84,7 +91,7 @@ def test_on_postgresql_a_read_sees_each_statement_fresh_without_a_transaction(se
 
 @postgresql_only
 def test_on_postgresql_one_statement_outside_a_transaction_commits_by_itself(session, engine):
-    begin_statement(session)
+    begin_atomic_statement(session)
     session.execute(
         text(
             "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
@@ -99,7 +106,7 @@ def test_on_postgresql_one_statement_outside_a_transaction_commits_by_itself(ses
 def test_one_statement_inside_a_write_transaction_joins_it(session, engine):
     begin_write(session)
     session.execute(insert(Project).values(**project_row("first")))
-    begin_statement(session)
+    begin_atomic_statement(session)
     session.execute(
         text(
             "INSERT INTO projects (name, public_key_digest, secret_key_digest, allowed_origins, created_at)"
@@ -140,3 +147,31 @@ def test_an_idle_connection_the_server_closed_is_replaced_without_an_error(datab
             assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         pooled.dispose()
+
+
+@postgresql_only
+def test_a_write_after_an_atomic_statement_that_committed_alone_is_refused(session, engine):
+    begin_atomic_statement(session)
+    session.execute(INSERT_TEXT.bindparams(name="alone"))
+    with pytest.raises(WriteOutsideTransaction):
+        begin_write(session)
+    with pytest.raises(WriteOutsideTransaction):
+        session.execute(insert(Project).values(**project_row("second")))
+    session.rollback()
+    assert names(engine) == ["alone"], "what was announced as one statement is all that was written"
+
+
+def test_a_text_write_in_a_read_is_refused(session, engine):
+    begin_read(session)
+    with pytest.raises(WriteOutsideTransaction):
+        session.execute(INSERT_TEXT.bindparams(name="sneaky"))
+    session.rollback()
+    assert names(engine) == []
+
+
+def test_a_read_only_connection_takes_no_write_lock(engine):
+    with read_only_connection(engine) as reader:
+        reader.execute(select(Project.id)).all()
+        with engine.begin() as writer:
+            writer.execute(insert(Project).values(**project_row("while-reading")))
+    assert names(engine) == ["while-reading"]

@@ -30,6 +30,7 @@ def test_a_token_is_exchanged_once(session, project, claimed):
 
 def test_the_exchange_shows_the_code_as_it_is_now(session, project, claimed):
     claim_code(session, project.id, claimed.code.code, email="bob@example.com")
+    session.commit()
     assert exchange_token(session, project.id, claimed.token).code.claims == 2
 
 
@@ -67,5 +68,6 @@ def test_surrounding_whitespace_is_ignored(session, project, claimed):
 def test_a_discord_claim_exchanges_its_member(session, project, make_code):
     code = make_code()
     result = claim_code(session, project.id, code.code, discord_user_id=42)
+    session.commit()  # each unit of work commits before the next
     exchanged = exchange_token(session, project.id, result.token)
     assert (exchanged.email, exchanged.discord_user_id) == (None, 42)

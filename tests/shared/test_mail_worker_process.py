@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import send_code
-from shared.db import begin_read
 from shared.models import Delivery
+from shared.transactions import begin_read
 from tests.mailserver import SmtpServer
+
+pytestmark = pytest.mark.slow  # real processes: gunicorn, the worker, kill -9
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 1.0

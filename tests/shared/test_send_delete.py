@@ -54,6 +54,7 @@ def test_a_reserved_code_is_sent_only_to_its_address(session, project, make_code
 def test_who_already_claimed_is_skipped(session, project, make_code):
     code = make_code(allowed_claims=3)
     claim_code(session, project.id, code.code, email="alice@example.com")
+    session.commit()  # each unit of work commits before the next
     result = send_code(session, project.id, code.code, ["alice@example.com", "bob@example.com"])
     assert (result.received, result.notified) == (2, 1)
     assert [(s.email, s.reason) for s in result.skipped] == [("alice@example.com", "code_already_claimed")]
@@ -77,6 +78,7 @@ def test_an_expired_code_is_not_sent(session, project, make_code, clock):
 def test_a_fully_claimed_code_is_not_sent(session, project, make_code):
     code = make_code()
     claim_code(session, project.id, code.code, email="alice@example.com")
+    session.commit()
     with pytest.raises(CodeFullyClaimed):
         send_code(session, project.id, code.code, ["bob@example.com"])
 
@@ -124,6 +126,7 @@ def test_delete_removes_claims_and_unsent_deliveries_and_keeps_sent_ones(
 ):
     code = make_code(allowed_claims=3)
     claim_code(session, project.id, code.code, email="alice@example.com")
+    session.commit()  # each unit of work commits before the next
     sent = send_code(session, project.id, code.code, ["bob@example.com", "carol@example.com"])
     session.execute(update(Delivery).where(Delivery.id == sent.delivery_ids[1]).values(status="sent"))
     session.commit()
@@ -146,12 +149,14 @@ def test_delete_returns_the_discord_members_holding_the_role(session, project, m
     for member in (42, 43):
         claim_code(session, project.id, code.code, discord_user_id=member)
     claim_code(session, project.id, code.code, email="alice@example.com")
+    session.commit()  # each unit of work commits before the next
     assert sorted(delete_code(session, project.id, code.code).role_holders) == [42, 43]
 
 
 def test_delete_of_a_code_without_a_role_returns_no_holders(session, project, make_code):
     code = make_code(allowed_claims=5)
     claim_code(session, project.id, code.code, discord_user_id=42)
+    session.commit()  # each unit of work commits before the next
     assert delete_code(session, project.id, code.code).role_holders == []
 
 

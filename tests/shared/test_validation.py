@@ -102,6 +102,7 @@ def _addresses(draw) -> str:
 _ADDRESS = _addresses()
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(_ADDRESS)
 @example("a@" + "abcdefghij" * 6 + "abc." + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com")

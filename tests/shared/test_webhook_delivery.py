@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from shared.codes import claim_code, generate_codes
-from shared.db import begin_read, make_sessionmaker
+from shared.db import make_sessionmaker
+from shared.transactions import begin_read
 from shared.models import WebhookDelivery, WebhookEndpoint
 from shared.webhooks import deliveries, endpoints
 from shared.webhooks.worker import WebhookWorker

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import claim_code, delete_code, generate_codes
-from shared.db import begin_read, begin_write
+from shared.transactions import begin_read, begin_write
 from shared.errors import CodeAlreadyClaimed, CodeFullyClaimed, InvalidInput, TooManyWebhooks, WebhookNotFound
 from shared.models import WebhookDelivery, WebhookEvent
 from shared.webhooks import endpoints, outbox

@@ -14,15 +14,16 @@ from bot.i18n import cmd, t
 from bot.views import PagedView
 from shared.codes import get_code, list_codes
 from shared.mail.services import delivery_counts
+from shared.models import CODE_TYPES
+from shared.records import CODE_STATUSES
 
 PAGE_SIZE = 10
 STATUSES = [
     app_commands.Choice(name=cmd(f"choice.status.{status}"), value=status)
-    for status in ("active", "not_yet_valid", "fully_claimed", "expired")
+    for status in reversed(CODE_STATUSES)  # the most useful first: active
 ]
 TYPES = [
-    app_commands.Choice(name=cmd(f"choice.type.{code_type}"), value=code_type)
-    for code_type in ("creative", "alphanumeric", "numeric")
+    app_commands.Choice(name=cmd(f"choice.type.{code_type}"), value=code_type) for code_type in CODE_TYPES
 ]
 
 
@@ -81,6 +82,6 @@ class BrowseCommands(ManagerCommands):
 
 
 def _code_and_deliveries(session, project_id: int, code: str):
-    """The code and its email deliveries by status, read in one transaction."""
+    """The code and its email deliveries by status, in one read."""
     record = get_code(session, project_id, code)
     return record, delivery_counts(session, project_id, record.code)

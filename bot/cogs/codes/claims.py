@@ -32,7 +32,7 @@ def _claims_page(session: Session, project_id: int, code: str, cursor: str | Non
 
 
 def _all_claims(session: Session, project_id: int, code: str):
-    """Up to EXPORT_LIMIT claims, newest first, read in one transaction."""
+    """Up to EXPORT_LIMIT claims, newest first, in one read."""
     record = get_code(session, project_id, code)
     claims: list[ClaimRecord] = []
     cursor = None

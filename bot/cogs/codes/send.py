@@ -24,6 +24,8 @@ from bot.throttle import DMThrottled
 from shared.codes import get_code, send_code
 from shared.errors import CodeAlreadyClaimed, CodeReserved, InvalidInput
 from shared.guilds import code_for_member
+from shared.mail.message import resolve_claim_url
+from shared.pages import claim_url_for_project
 from shared.records import CodeRecord, SendResult
 
 _SHOWN_SKIPS = 10
@@ -67,11 +69,17 @@ def send_report(result: SendResult, locale) -> tuple[str, discord.File | None]:
     return "\n".join(lines), attachment
 
 
-def dm_embed(record: CodeRecord, guild: discord.Guild | None, locale) -> discord.Embed:
+def dm_embed(
+    record: CodeRecord, guild: discord.Guild | None, locale, *, web_url: str | None = None
+) -> discord.Embed:
+    """The DM: the code, how to claim it in the server and, when given, on the web (``web_url``)."""
     server = guild.name if guild is not None and guild.name else t(locale, "dm.the_server")
+    description = t(locale, "dm.body", code=record.code, server=server)
+    if web_url:
+        description += "\n" + t(locale, "dm.web", url=web_url)
     embed = discord.Embed(
         title=t(locale, "dm.title", server=server),
-        description=t(locale, "dm.body", code=record.code, server=server),
+        description=description,
         colour=discord.Colour.blurple(),
     )
     role = guild.get_role(record.discord_role_id) if guild and record.discord_role_id else None
@@ -175,13 +183,19 @@ class SendCommands(ManagerCommands):
             self.bot.dm_throttle.reserve(link.guild_id)
         except DMThrottled as exc:
             raise Refusal(t(locale, "send.dm.throttled", seconds=exc.retry_after)) from None
+        web_url = None
+        if record.discord_role_id is None:  # a claim on the web grants no role: /claim only, then
+            template = await self.bot.runner.read(
+                claim_url_for_project, link.project_id, self.bot.settings.public_url
+            )
+            web_url = resolve_claim_url(template, record.code)
         await self.bot.dm_throttle.pace()
         try:
             # The recipient's language is unknown: the server's.
             await replies.post(
                 member,
                 interaction.guild_locale,
-                embed=dm_embed(record, interaction.guild, interaction.guild_locale),
+                embed=dm_embed(record, interaction.guild, interaction.guild_locale, web_url=web_url),
             )
         except discord.Forbidden as exc:
             if exc.code != DMS_CLOSED:
