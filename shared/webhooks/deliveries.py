@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.transactions import begin_read, begin_write
 from shared.errors import (
     DeliveryInProgress,
     InvalidInput,
@@ -20,6 +19,7 @@ from shared.errors import (
 )
 from shared.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from shared.records import Page, encode_cursor, page_start
+from shared.transactions import begin_read, begin_write
 from shared.webhooks.endpoints import endpoint_row
 from shared.webhooks.payloads import StoredEvent
 

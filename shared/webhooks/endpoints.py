@@ -13,9 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.transactions import begin_read, begin_write
 from shared.errors import InvalidInput, ProjectNotFound, TooManyWebhooks, WebhookNotFound
 from shared.models import Project, WebhookDelivery, WebhookEndpoint
+from shared.transactions import begin_read, begin_write
 from shared.webhooks.events import EVENT_TYPES
 from shared.webhooks.signing import new_secret
 from shared.webhooks.urls import Resolver, checked_url

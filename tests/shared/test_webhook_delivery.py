@@ -18,8 +18,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from shared.codes import claim_code, generate_codes
 from shared.db import make_sessionmaker
-from shared.transactions import begin_read
 from shared.models import WebhookDelivery, WebhookEndpoint
+from shared.transactions import begin_read
 from shared.webhooks import deliveries, endpoints
 from shared.webhooks.worker import WebhookWorker
 from tests.support import free_port

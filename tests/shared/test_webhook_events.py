@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.codes import claim_code, delete_code, generate_codes
-from shared.transactions import begin_read, begin_write
 from shared.errors import CodeAlreadyClaimed, CodeFullyClaimed, InvalidInput, TooManyWebhooks, WebhookNotFound
 from shared.models import WebhookDelivery, WebhookEvent
+from shared.transactions import begin_read, begin_write
 from shared.webhooks import endpoints, outbox
 from shared.webhooks.endpoints import MAX_ENDPOINTS, add_endpoint
 from shared.webhooks.events import record_event
