@@ -14,7 +14,8 @@ from shared.webhooks.events import code_snapshot
 from shared.webhooks.payloads import code_object
 from shared.webhooks.worker import WebhookWorker
 from tests.api.conftest import bearer
-from tests.webhook_receiver import Receiver, webhook_settings
+from tests.api.test_claim_page import PageVisit
+from tests.webhook_receiver import Receiver, register, webhook_settings
 
 
 @pytest.fixture
@@ -211,3 +212,19 @@ def test_the_cli_adds_lists_rotates_enables_and_removes(make_app, project, recei
 def test_the_cli_refuses_private_urls_by_default(runner, project):
     result = runner.invoke(args=["webhooks", "add", "acme", "https://10.0.0.5/hooks"])
     assert result.exit_code != 0 and "private" in result.output
+
+
+def test_a_claim_on_the_hosted_page_sends_one_code_claimed_with_source_page(
+    client, generate, project, session_factory, database, receiver
+):
+    [code] = generate(allowedClaims=5)
+    hook = register(session_factory, project.id, receiver.url, ["code.claimed"])
+    visit = PageVisit(client)
+    assert visit.claim(code["code"], "Ada@Example.com").status_code == 303
+    assert visit.claim(code["code"], "ada@example.com").status_code == 409  # already claimed
+    assert visit.claim("no-such-code", "ada@example.com").status_code == 404
+    assert WebhookWorker(session_factory, webhook_settings(database.url)).run_once().succeeded == 1
+    [request] = receiver.wait_for(1)
+    body = request.verified(hook.secret)
+    assert (body["data"]["source"], body["data"]["email"]) == ("page", "ada@example.com")
+    assert body["data"]["code"]["code"] == code["code"]
