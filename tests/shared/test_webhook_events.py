@@ -59,6 +59,7 @@ def test_a_project_without_endpoints_writes_no_events(session_factory, project, 
     register(session_factory, other.id, URL)
     code = make_code()
     with session_factory() as session:
+        begin_write(session)  # one unit of work: the claim commits with what follows
         claim_code(session, project.id, code.code, email="ada@example.com")
         generate_codes(session, project.id, amount=3)
         delete_code(session, project.id, code.code)
@@ -81,6 +82,7 @@ def test_deleting_a_code_writes_code_deleted_with_the_code_as_it_was(session_fac
     code = make_code(allowed_claims=5)
     register(session_factory, project.id, URL)
     with session_factory() as session:
+        begin_write(session)  # one unit of work: the claim commits with what follows
         claim_code(session, project.id, code.code, discord_user_id=42, source="bot")
         delete_code(session, project.id, code.code)
         session.commit()
@@ -103,6 +105,7 @@ def test_dispatch_makes_one_delivery_per_subscribed_endpoint(session_factory, pr
     claims_only = register(session_factory, project.id, URL, ["code.claimed"]).endpoint
     everything = register(session_factory, project.id, "http://127.0.0.1:10/all").endpoint
     with session_factory() as session:
+        begin_write(session)  # one unit of work: the claim commits with what follows
         claim_code(session, project.id, code.code, email="ada@example.com")
         delete_code(session, project.id, code.code)
         session.commit()
