@@ -40,9 +40,10 @@ ERROR_DESCRIPTIONS = {
     400: "invalid_json: the body is not valid JSON; invalid_idempotency_key.",
     401: "unauthorized: missing, malformed or unknown key.",
     403: "secret_key_required, or code_reserved on a claim.",
-    404: "code_not_found / token_not_found.",
+    404: "code_not_found / token_not_found; webhook_not_found, delivery_not_found, event_not_found.",
     409: "code_already_claimed, code_not_yet_valid, code_expired, code_fully_claimed, code_space_exhausted; "
-    "idempotency_key_reused, request_in_progress (Idempotency-Key).",
+    "idempotency_key_reused, request_in_progress (Idempotency-Key); too_many_webhooks, webhook_disabled, "
+    "delivery_in_progress.",
     413: "payload_too_large.",
     422: "validation_error, with errors by field.",
 }

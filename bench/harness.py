@@ -80,6 +80,8 @@ class Settings:
     scale_generates: int
     output: Path
     label: str
+    # The bench project has a webhook endpoint, so every claim also writes its event.
+    webhook: bool = False
 
     def gunicorn_args(self) -> list[str]:
         return [
@@ -166,6 +168,14 @@ class Seed:
                 connection.exec_driver_sql("ANALYZE codes")
                 connection.commit()
         return [record.code for record in records]
+
+    def webhook(self, project_id: int) -> None:
+        """An endpoint nobody listens at: no worker runs here, the events only accumulate."""
+        from shared.webhooks.endpoints import add_endpoint
+
+        with self.sessions() as session:
+            add_endpoint(session, project_id, "http://127.0.0.1:9/bench", allow_private=True)
+            session.commit()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -286,6 +296,8 @@ class Bench:
         self.workdir = workdir
         self.seed = Seed(database_url)
         self.project_id, self.keys = self.seed.project("bench-claims")
+        if settings.webhook:
+            self.seed.webhook(self.project_id)
         self.correctness = Correctness()
         self.servers: dict[str, Server] = {}
         self.run_id = uuid.uuid4().hex[:8]
@@ -688,6 +700,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class, for both servers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="give the bench project a webhook endpoint (claims write events)",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 5)
     if reps < 3:
@@ -711,7 +728,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         scale_requests=15 if args.quick else 100,
         scale_generates=3 if args.quick else 10,
         output=args.output,
-        label="quick" if args.quick else "full",
+        label=("quick" if args.quick else "full") + (" +webhook" if args.webhook else ""),
+        webhook=args.webhook,
     )
 
 

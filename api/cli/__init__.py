@@ -1,7 +1,8 @@
 """Operator commands (``flask --app wsgi ...``), registered on the app in one place.
 
 ``projects`` (create, list, rotate-keys, demo, set-origins, set-template, set-claim-url,
-set-slug, set-redirect), ``guilds`` (link, unlink, list), ``worker`` and ``purge-idempotency-keys``.
+set-slug, set-redirect), ``guilds`` (link, unlink, list), ``webhooks`` (add, list, remove,
+rotate-secret, enable, lancero-signature), ``worker`` and ``purge-idempotency-keys``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ def register(app: Flask) -> None:
     from api.cli.mail import worker
     from api.cli.pages import set_redirect, set_slug
     from api.cli.projects import projects
+    from api.cli.webhooks import webhooks
 
     # The claim page's settings live beside the page's own code (api/cli/pages.py).
     for command in (set_slug, set_redirect):
         projects.add_command(command)
-    for command in (projects, guilds, worker, purge_idempotency_keys):
+    for command in (projects, guilds, webhooks, worker, purge_idempotency_keys):
         app.cli.add_command(command)

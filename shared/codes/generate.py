@@ -15,6 +15,7 @@ from shared.models import Code
 from shared.records import CodeRecord
 from shared.transactions import begin_write, dialect_name
 from shared.validation import MAX_GENERATE, generate_errors, normalize_email
+from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 
 _COLUMNS = (
     "project_id, code, type, allowed_claims, claims, valid_from, valid_until, reserved_for, "
@@ -134,7 +135,7 @@ def generate_codes(
         created.extend((row.id, row.code) for row in rows)
     if len(created) < amount:
         raise CodeSpaceExhausted()
-    return [
+    records = [
         CodeRecord(
             id=code_id,
             code=code,
@@ -151,6 +152,11 @@ def generate_codes(
         )
         for code_id, code in created
     ]
+    if is_listening(session, project_id):
+        record_event(
+            session, project_id, CODE_CREATED, {"codes": [code_snapshot(r) for r in records]}, now=now
+        )
+    return records
 
 
 def _may_be_crowded(session: Session, project_id: int, code_type: str, amount: int, crowded_at: int) -> bool:
