@@ -50,8 +50,9 @@ migrate: $(VENV)/.runtime
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-## bench: the API against its floor, side by side on a fresh PostgreSQL database (docs/performance.md);
-## bench-quick: the same in under 90 seconds. BENCH_DATABASE_URL picks the server (default: local).
+## bench: the API against its floor, side by side on a fresh PostgreSQL database, with the production
+## row (rate limits on, Redis) and the cost as the data grows (docs/performance.md); bench-quick: the
+## same in under 3 minutes. BENCH_DATABASE_URL and BENCH_REDIS_URL pick the servers (default: local).
 .PHONY: bench bench-quick bench-wrk
 bench: $(VENV)/.runtime bench-wrk
 	$(BIN)/python -m bench

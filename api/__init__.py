@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     from api.errors import register_error_handlers
     from api.extensions import Api, db, migrate
     from api.limits import RateLimitDocPlugin
+    from api.webhooks.resources import blp as webhooks_blp
 
     settings = Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
@@ -66,7 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
     api = Api(app, spec_kwargs={"extra_plugins": [RateLimitDocPlugin()]})
     register_error_handlers(app)  # after flask-smorest's own, which they replace
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (codes_blp, claims_blp, deliveries_blp, batches_blp, health.blp):
+    for blueprint in (codes_blp, claims_blp, deliveries_blp, batches_blp, webhooks_blp, health.blp):
         api.register_blueprint(blueprint)
     request_id.init_app(app)
     app.extensions["codes_api"] = api

@@ -5,10 +5,13 @@ process's CPU time per request is taken for each batch; the medians are printed.
 what both pay alike (gunicorn, the network, wrk) and the database's own time, so it isolates what
 our layers cost, and it holds still far better than a load test on a shared machine:
 
-    python -m bench.cpu [--batch 300] [--rounds 15]
+    python -m bench.cpu [--batch 300] [--rounds 15] [--limits]
 
-Needs PostgreSQL as ``make bench`` does (``BENCH_DATABASE_URL``); a fresh database is made and
-dropped.
+``--limits`` compares ours with rate limits on (counted in Redis, every limit raised, as the
+production row of ``make bench``) against ours with them off, instead of ours against the floor.
+
+Needs PostgreSQL as ``make bench`` does (``BENCH_DATABASE_URL``), and Redis for ``--limits``
+(``BENCH_REDIS_URL``); a fresh database is made and dropped.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable
 
 from bench.harness import DEFAULT_DATABASE, Seed, bench_database
+from bench.production import DEFAULT_REDIS_URL, LIMIT_SETTINGS, RAISED_LIMIT, Counters
 
 
 def environ(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
@@ -78,7 +83,11 @@ def median_cpu_us(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def run(database_url: str, *, batch: int, rounds: int) -> dict[str, dict[str, float]]:
+def run(
+    database_url: str, *, batch: int, rounds: int, limits_redis_url: str | None = None
+) -> dict[str, dict[str, float]]:
+    """Medians per operation and app: ours and the floor, or with ``limits_redis_url`` ours with
+    rate limits off and on."""
     with bench_database(database_url) as url:
         seed = Seed(url)
         project_id, keys = seed.project("cpu")
@@ -89,37 +98,60 @@ def run(database_url: str, *, batch: int, rounds: int) -> dict[str, dict[str, fl
         from api import create_app
         from bench.floor import create_app as create_floor
 
-        apps = {"ours": create_app(), "floor": create_floor(url, project_id, 2)}
+        counters = None
+        if limits_redis_url:
+            prefix = f"codes-bench-cpu-{uuid.uuid4().hex[:8]}"
+            counters = Counters(limits_redis_url, prefix)
+            counters.check_reachable()
+            limited = {
+                "RATELIMIT_ENABLED": True,
+                "REDIS_URL": limits_redis_url,
+                "RATELIMIT_KEY_PREFIX": prefix,
+                **dict.fromkeys(LIMIT_SETTINGS, RAISED_LIMIT),
+            }
+            apps = {"limits on": create_app(limited), "limits off": create_app()}
+        else:
+            apps = {"ours": create_app(), "floor": create_floor(url, project_id, 2)}
         counter = itertools.count()
 
         def claim(name: str) -> dict:
             body = json.dumps({"code": hot, "email": f"cpu-{next(counter)}@bench.example"}).encode()
-            headers = {"Authorization": f"Bearer {keys.public_key}"} if name == "ours" else {}
+            headers = {"Authorization": f"Bearer {keys.public_key}"} if name != "floor" else {}
             return environ("POST", "/codes/claim", body, headers)
 
         def lookup(name: str) -> dict:
-            headers = {"Authorization": f"Bearer {keys.secret_key}"} if name == "ours" else {}
+            headers = {"Authorization": f"Bearer {keys.secret_key}"} if name != "floor" else {}
             return environ("GET", f"/codes/{spread[next(counter) % len(spread)]}", headers=headers)
 
-        results = {
-            "claim": median_cpu_us(apps, claim, batch=batch, rounds=rounds),
-            "lookup": median_cpu_us(apps, lookup, batch=batch, rounds=rounds),
-        }
-        apps["floor"].extensions["floor_pool"].close()
-        return results
+        try:
+            return {
+                "claim": median_cpu_us(apps, claim, batch=batch, rounds=rounds),
+                "lookup": median_cpu_us(apps, lookup, batch=batch, rounds=rounds),
+            }
+        finally:
+            if "floor" in apps:
+                apps["floor"].extensions["floor_pool"].close()
+            if counters is not None:
+                counters.delete()
+                counters.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=300, help="requests per batch (300)")
     parser.add_argument("--rounds", type=int, default=15, help="batches per app (15)")
+    parser.add_argument("--limits", action="store_true", help="ours with rate limits on (Redis) against off")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE
-    results = run(url, batch=args.batch, rounds=args.rounds)
+    redis_url = (os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL) if args.limits else None
+    results = run(url, batch=args.batch, rounds=args.rounds, limits_redis_url=redis_url)
     print("CPU per request, in process (median of batches)")
     for operation, medians in results.items():
-        ours, floor = medians["ours"], medians["floor"]
-        print(f"  {operation:<7} ours {ours:6.0f} us   floor {floor:6.0f} us   ours/floor {ours / floor:.2f}")
+        (first, base), (second, other) = medians.items()
+        print(
+            f"  {operation:<7} {first} {base:6.0f} us   {second} {other:6.0f} us   "
+            f"{first}/{second} {base / other:.2f}"
+        )
     return 0
 
 

@@ -1,8 +1,9 @@
 """``python -m bench``: the API against its floor, side by side, on a fresh PostgreSQL database.
 
 One run creates a database (``codes_bench_<random>``) next to ``BENCH_DATABASE_URL``, migrates it,
-starts two gunicorn servers on loopback with the same configuration (the API, ``wsgi:app``, and the
-floor, ``bench.floor``), and then, repeating each measurement and alternating the contenders:
+starts three gunicorn servers on loopback with the same configuration (the API, ``wsgi:app``, the
+floor, ``bench.floor``, and the API again with its rate limits on, counted in Redis:
+``bench.production``), and then, repeating each measurement and alternating the contenders:
 
 1. hot claims: one code with an enormous allowedClaims, 32 clients, unique emails;
 2. spread claims over 10,000 codes;
@@ -10,11 +11,13 @@ floor, ``bench.floor``), and then, repeating each measurement and alternating th
 4. generating 10,000 codes in one request, against ``bench.generate_floor``;
 5. after each claim run, claim rows == counter <= allowedClaims for every code it touched, and a
    run against a code with 50 claims where the cap must hold exactly;
-6. hand-out: ``POST /codes/assign`` from one batch, a new email each time, and after each run no
+6. cost as the data grows: one project of 10,000 then 1,000,000 codes seeded in SQL, the latency
+   of claim, lookup, listing and generate at each size (``bench.scale``);
+7. hand-out: ``POST /codes/assign`` from one batch, a new email each time, and after each run no
    email holding two codes (``bench.handout``).
 
 The claim runs also measure the raw database: the floor's transaction from Python threads. It
-prints a table, writes bench/results/latest.json, stops the servers and drops the database.
+prints the tables, writes bench/results/latest.json, stops the servers and drops the database.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from bench import raw_db, wrk
 from bench.floor import libpq_url
 from bench.generate_floor import timed_generate
 from bench.handout import hand_out
-from bench.report import Correctness, Measurement, Results, write_json
+from bench.production import DEFAULT_REDIS_URL, Counters, RedisUnreachable, limited_app, limited_env
+from bench.report import Correctness, Measurement, Results, Scale, write_json
+from bench.scale import Project, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -69,8 +74,17 @@ class Settings:
     spread_codes: int
     generate_amount: int
     database_url: str
+    redis_url: str
+    # Cost as the data grows: the project's sizes; at each, scale_rounds rounds of scale_requests
+    # sequential requests per operation (taken in turns), then generate 1,000 scale_generates times.
+    scale_sizes: tuple[int, ...]
+    scale_rounds: int
+    scale_requests: int
+    scale_generates: int
     output: Path
     label: str
+    # The bench project has a webhook endpoint, so every claim also writes its event.
+    webhook: bool = False
 
     def gunicorn_args(self) -> list[str]:
         return [
@@ -158,6 +172,14 @@ class Seed:
                 connection.commit()
         return [record.code for record in records]
 
+    def webhook(self, project_id: int) -> None:
+        """An endpoint nobody listens at: no worker runs here, the events only accumulate."""
+        from shared.webhooks.endpoints import add_endpoint
+
+        with self.sessions() as session:
+            add_endpoint(session, project_id, "http://127.0.0.1:9/bench", allow_private=True)
+            session.commit()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -193,12 +215,13 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn on a free loopback port, stopped on exit."""
+    """gunicorn on a free loopback port, started at once (``wait_ready`` waits for it), stopped on exit."""
 
     def __init__(
         self, name: str, target: str, env: dict[str, str], settings: Settings, log_dir: Path, ready_path: str
     ):
         self.name = name
+        self.ready_path = ready_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
@@ -221,15 +244,14 @@ class Server:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
             )
-        self._wait_ready(ready_path)
 
-    def _wait_ready(self, path: str) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             with contextlib.suppress(OSError, http.client.HTTPException):
-                status, _ = self.request("GET", path)
+                status, _ = self.request("GET", self.ready_path)
                 if status == 200:
                     return
             time.sleep(0.1)
@@ -251,8 +273,15 @@ class Server:
             conn.close()
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
+
+    def wait_stopped(self) -> None:
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -270,9 +299,13 @@ class Bench:
         self.workdir = workdir
         self.seed = Seed(database_url)
         self.project_id, self.keys = self.seed.project("bench-claims")
+        if settings.webhook:
+            self.seed.webhook(self.project_id)
         self.correctness = Correctness()
         self.servers: dict[str, Server] = {}
         self.run_id = uuid.uuid4().hex[:8]
+        self.limits_prefix = f"codes-bench-{self.run_id}"  # the rate limit counters' keys in Redis
+        self.counters = Counters(settings.redis_url, self.limits_prefix)
         self._spread_codes: list[str] | None = None
 
     def start_servers(self) -> None:
@@ -288,10 +321,21 @@ class Bench:
         self.servers["floor"] = Server(
             "floor", "bench.floor:create_app()", floor_env, s, self.workdir, "/health"
         )
+        self.counters.check_reachable()
+        limited_target = limited_app(self.limits_prefix)
+        limited_vars = limited_env(ours_env, s.redis_url)
+        self.servers["limited"] = Server(
+            "limited", limited_target, limited_vars, s, self.workdir, "/openapi.json"
+        )
+        # They boot side by side: imports are most of a server's start.
+        for server in self.servers.values():
+            server.wait_ready()
 
     def stop_servers(self) -> None:
         for server in self.servers.values():
-            server.stop()
+            server.terminate()
+        for server in self.servers.values():
+            server.wait_stopped()
 
     def codes_file(self, name: str, codes: list[str]) -> Path:
         path = self.workdir / f"{name}.txt"
@@ -309,8 +353,9 @@ class Bench:
         for name in names[shift:] + names[:shift]:
             contenders[name]()
 
+    # "ours" and "limited" are the API (limits off and on); the floor takes no key.
     def wrk_claims(self, app: str, codes_path: Path, label: str, seconds: float) -> wrk.WrkRun:
-        key = self.keys.public_key if app == "ours" else ""
+        key = "" if app == "floor" else self.keys.public_key
         return wrk.run(
             self.servers[app].url,
             mode="claim",
@@ -334,13 +379,13 @@ class Bench:
         s = self.settings
         codes = self.seed.codes(self.project_id, 100, SPREAD_ALLOWED)
         path = self.codes_file("warmup", codes)
-        for app in ("ours", "floor"):
+        for app in ("ours", "floor", "limited"):
             self.wrk_claims(app, path, f"warm-{app}", s.warmup)
             wrk.run(
                 self.servers[app].url,
                 mode="lookup",
                 codes_file=path,
-                key=self.keys.secret_key if app == "ours" else "",
+                key="" if app == "floor" else self.keys.secret_key,
                 connections=s.connections,
                 threads=s.wrk_threads,
                 seconds=s.warmup,
@@ -387,7 +432,13 @@ class Bench:
 
         for rep in range(s.reps):
             self.alternate(
-                rep, {"ours": app_run("ours", rep), "floor": app_run("floor", rep), "raw": raw_run(rep)}
+                rep,
+                {
+                    "ours": app_run("ours", rep),
+                    "floor": app_run("floor", rep),
+                    "raw": raw_run(rep),
+                    "limited": app_run("limited", rep),
+                },
             )
         return measurement
 
@@ -412,7 +463,7 @@ class Bench:
 
         def run(app: str, rep: int) -> Callable[[], None]:
             def go() -> None:
-                key = self.keys.secret_key if app == "ours" else ""
+                key = "" if app == "floor" else self.keys.secret_key
                 result = wrk.run(
                     self.servers[app].url,
                     mode="lookup",
@@ -433,8 +484,18 @@ class Bench:
             return go
 
         for rep in range(s.reps):
-            self.alternate(rep, {"ours": run("ours", rep), "floor": run("floor", rep)})
+            self.alternate(
+                rep, {"ours": run("ours", rep), "floor": run("floor", rep), "limited": run("limited", rep)}
+            )
         return measurement
+
+    def check_counted(self) -> None:
+        """The API with limits on counted in Redis (not in memory, its fallback when Redis fails)."""
+        if not self.counters.keys():
+            raise RuntimeError(
+                f"the API with rate limits on left no counters in {self.settings.redis_url}: "
+                f"see {self.servers['limited'].log_path}"
+            )
 
     def generate(self) -> Measurement:
         s = self.settings
@@ -506,9 +567,63 @@ class Bench:
                 log(f"{label}: only {check['counter']} of {CAP_ALLOWED} claims taken in {CAP_MAX_SECONDS} s")
             self.record_check(label, codes)
 
+    def scale(self) -> Scale:
+        """Cost as the data grows: one project at each size, through the API with limits off.
+
+        At every size after the first, a project of the first size is measured in the same rounds.
+        """
+        s = self.settings
+
+        def project(name: str) -> Project:
+            project_id, keys = self.seed.project(name)
+            return Project(
+                self.database_url,
+                project_id,
+                public_key=keys.public_key,
+                secret_key=keys.secret_key,
+                request=self.servers["ours"].request,
+            )
+
+        sizes = sorted(s.scale_sizes)
+        growing, reference = project("bench-scale"), project("bench-scale-reference")
+        result = Scale()
+        try:
+            for size in sizes:
+                result.seed_seconds[size] = growing.grow_to(size)
+                log(f"scale: {size:,} codes seeded in {result.seed_seconds[size]:.1f} s")
+                projects = {"growing": growing}
+                if size > sizes[0]:
+                    if reference.size == 0:
+                        reference.grow_to(sizes[0])
+                    projects["reference"] = reference
+                measured = measure(
+                    projects,
+                    rounds=s.scale_rounds,
+                    requests_per_round=s.scale_requests,
+                    generates=s.scale_generates,
+                )
+                result.sizes[size] = measured["growing"]
+                if "reference" in measured:
+                    result.beside[size] = measured["reference"]
+                log(
+                    f"scale {size:,}: p50 "
+                    + ", ".join(
+                        f"{name} {latencies.percentile(50):.1f} ms"
+                        for name, latencies in measured["growing"].items()
+                    )
+                )
+        finally:
+            growing.close()
+            reference.close()
+        return result
+
     def close(self) -> None:
         self.stop_servers()
         self.seed.close()
+        try:
+            self.counters.delete()
+        finally:
+            self.counters.close()
 
 
 def machine_description(database_url: str, settings: Settings) -> str:
@@ -551,9 +666,11 @@ def run(settings: Settings) -> Results:
             hot = bench.claim_hot()
             spread = bench.claim_spread()
             lookups = bench.lookup()
+            bench.check_counted()
             generated = bench.generate()
             bench.cap()
             handed, handed_checks = hand_out(bench, log)
+            scale = bench.scale()
         finally:
             bench.close()
     log(f"done in {time.monotonic() - started:.0f} s")
@@ -563,6 +680,7 @@ def run(settings: Settings) -> Results:
         lookup=lookups,
         generate_10k=generated,
         correctness=bench.correctness,
+        scale=scale,
         hand_out=handed,
         hand_out_checks=handed_checks,
         machine=machine,
@@ -577,7 +695,7 @@ def run(settings: Settings) -> Results:
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, under 90 seconds in all")
+    parser.add_argument("--quick", action="store_true", help="short runs, under 3 minutes in all")
     parser.add_argument("--seconds", type=float, help="length of each load run (default 8, quick 2)")
     parser.add_argument("--reps", type=int, help="repetitions, at least 3 (default 5, quick 3)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent clients")
@@ -588,6 +706,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class, for both servers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="give the bench project a webhook endpoint (claims write events)",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 5)
     if reps < 3:
@@ -605,8 +728,14 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         spread_codes=10_000,
         generate_amount=10_000,
         database_url=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE,
+        redis_url=os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
+        scale_sizes=(10_000, 1_000_000),
+        scale_rounds=reps,
+        scale_requests=15 if args.quick else 100,
+        scale_generates=3 if args.quick else 10,
         output=args.output,
-        label="quick" if args.quick else "full",
+        label=("quick" if args.quick else "full") + (" +webhook" if args.webhook else ""),
+        webhook=args.webhook,
     )
 
 
@@ -614,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
     try:
         results = run(settings)
-    except wrk.WrkMissing as exc:
+    except (wrk.WrkMissing, RedisUnreachable) as exc:
         print(exc, file=sys.stderr)
         return 2
     except psycopg.OperationalError as exc:

@@ -57,7 +57,7 @@ def _claim(
         return ClaimOutcome(link, owed, new_claim=False)
     check_claim_allowed(session, user_id, limit=failure_limit)
     # The member is always recorded: once per member per code, with or without an email.
-    result = claim_code(session, link.project_id, code, email=email, discord_user_id=user_id)
+    result = claim_code(session, link.project_id, code, email=email, discord_user_id=user_id, source="bot")
     if grants_role_in(result.code, guild_id):
         open_role_grant(session, result.code.id, user_id)
     return ClaimOutcome(link, result.code, new_claim=True)

@@ -109,6 +109,21 @@ class Settings:
     worker_lease_seconds: float = 300.0
     # Seconds an idle worker waits before looking for due deliveries again.
     worker_poll_seconds: float = 2.0
+    # Webhooks (docs/webhooks.md). Endpoints must be https on public addresses; true also allows
+    # loopback and private addresses (and plain http to them): development, internal networks.
+    webhooks_allow_private: bool = False
+    # Seconds to connect to an endpoint, and to wait for each read of its answer.
+    webhook_connect_timeout: float = 3.0
+    webhook_read_timeout: float = 10.0
+    # A failed delivery is retried after WEBHOOK_RETRY_BASE_SECONDS, doubling (with jitter) up to
+    # WEBHOOK_RETRY_MAX_SECONDS, until WEBHOOK_RETRY_WINDOW_SECONDS after it was made (3 days);
+    # an endpoint failing for that long is disabled until enabled again.
+    webhook_retry_base_seconds: float = 30.0
+    webhook_retry_max_seconds: float = 6 * 3600.0
+    webhook_retry_window_seconds: float = 3 * 24 * 3600.0
+    # POSTs a worker makes at the same time; events (and their delivery log) are kept this long.
+    webhook_concurrency: int = 4
+    webhook_retention_days: int = 30
     # Abuse resistance (docs/abuse.md). RATELIMIT_ENABLED=false turns every limit off (load tests).
     ratelimit_enabled: bool = True
     # Rate limit counters live in Redis when set (shared by every API process), else in memory.

@@ -144,3 +144,33 @@ class BatchNotFound(NotFound):
 class BatchExhausted(Conflict):
     code = "batch_exhausted"
     default_message = "Every code of this batch has been handed out, claimed or has expired."
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    default_message = "No webhook endpoint with this id exists in this project."
+
+
+class WebhookDeliveryNotFound(NotFound):
+    code = "delivery_not_found"
+    default_message = "No delivery with this id exists for this webhook endpoint."
+
+
+class WebhookEventNotFound(NotFound):
+    code = "event_not_found"
+    default_message = "No webhook event with this id exists in this project (events are kept 30 days)."
+
+
+class TooManyWebhooks(Conflict):
+    code = "too_many_webhooks"
+    default_message = "This project has as many webhook endpoints as it may have."
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"
+    default_message = "This webhook endpoint is disabled; enable it first."
+
+
+class DeliveryInProgress(Conflict):
+    code = "delivery_in_progress"
+    default_message = "This delivery is being sent right now; retry it once it is settled."

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +35,7 @@ CODE_TYPES = ("creative", "alphanumeric", "numeric", "custom")
 # The types generate draws; ``custom`` codes are a team's own values, brought by an import.
 GENERATED_TYPES = ("creative", "alphanumeric", "numeric")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "sending", "succeeded", "failed")
 EMAIL_LENGTH = 320
 CODE_LENGTH = 64
 BATCH_LENGTH = 100
@@ -68,6 +70,9 @@ class Project(Base):
     # claimant with ?claim_token=... (none: it shows its own success page).
     slug: Mapped[str | None] = mapped_column(String(SLUG_LENGTH), unique=True)
     redirect_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    # Webhooks also carry the endpoint's secret itself in a `lancero-signature` header, as the
+    # product this API mirrors does (weaker than the HMAC signature; docs/webhooks.md).
+    webhook_lancero_signature: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -293,3 +298,95 @@ class IdempotencyKey(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class WebhookEndpoint(Base):
+    """A URL of a project's backend that hears of the events it subscribes to.
+
+    The signing secret is kept as it is (it signs every delivery); the API shows it once.
+    ``failing_since`` is the first failure since the last success; an endpoint failing for the
+    whole retry window is disabled (``disabled_at``) until the API or the CLI enables it again.
+    """
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_project_id_id", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret also signs, until it expires, so receivers can switch over.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """Something that happened in a project, written in the transaction of the change itself
+    (a transactional outbox). ``data`` is a snapshot in the domain's own terms; the wire shape
+    is made when it is sent. ``dispatched_at`` is set once a delivery exists per endpoint."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_dispatched_at_id", "dispatched_at", "id"),
+        Index("ix_webhook_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The id receivers see (webhook-id, "event"), for deduplication and POST /webhooks/construct.
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: ``pending`` -> ``sending`` -> ``succeeded``, or back to
+    ``pending`` for a retry, or ``failed`` once ``give_up_at`` passed. ``attempts`` fences a
+    worker whose lease ran out (like mail deliveries)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'succeeded', 'failed')", name="status_known"),
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=utcnow)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Retries stop after this; a manual retry or enabling the endpoint moves it on.
+    give_up_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    succeeded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_attempt", "delivery_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    # When the delivery is due again after this attempt; null after a success or the last one.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

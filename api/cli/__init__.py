@@ -2,7 +2,8 @@
 
 ``projects`` (create, list, rotate-keys, demo, set-origins, set-template, set-claim-url,
 set-slug, set-redirect), ``guilds`` (link, unlink, list), ``codes`` (generate, import, export),
-``worker`` and ``purge-idempotency-keys``.
+``webhooks`` (add, list, remove, rotate-secret, enable, lancero-signature), ``worker`` and
+``purge-idempotency-keys``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def register(app: Flask) -> None:
     from api.cli.mail import worker
     from api.cli.pages import set_redirect, set_slug
     from api.cli.projects import projects
+    from api.cli.webhooks import webhooks
 
     # The claim page's settings live beside the page's own code (api/cli/pages.py).
     for command in (set_slug, set_redirect):
         projects.add_command(command)
-    for command in (projects, guilds, codes, worker, purge_idempotency_keys):
+    for command in (projects, guilds, codes, webhooks, worker, purge_idempotency_keys):
         app.cli.add_command(command)

@@ -78,7 +78,7 @@ def claim(slug: str):
     if field_errors:
         return render_page(claim_page, form, field_errors=field_errors, status=422)
     try:
-        result = codes.claim_code(db.session, claim_page.project_id, code, email=email)
+        result = codes.claim_code(db.session, claim_page.project_id, code, email=email, source="page")
         db.session.commit()
     except errors.DomainError as exc:
         db.session.rollback()

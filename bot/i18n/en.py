@@ -382,6 +382,12 @@ STRINGS: dict[str, str] = {
     "config.none": "none",
     "config.log_codes_masked": "Log lines name codes masked (like `cu…`).",
     "config.log_codes_full": "Log lines name codes in full (reserved codes never).",
+    "config.webhooks": "Webhooks (your backend registers them: POST /webhooks):",
+    "config.webhooks_none": "Webhooks: none (your backend can register one: POST /webhooks).",
+    "config.webhook_line": "• `{url}` ({events}): {state}",
+    "config.webhook_healthy": "✅ healthy",
+    "config.webhook_failing": "⚠️ failing since {since}",
+    "config.webhook_disabled": "⛔ disabled {since}: enable it with POST /webhooks/{id}/enable",
     "config.log_hello": "I'll log codes events in this channel.",
     "config.log_cannot_post": "⚠️ I can't post in {channel}: give me **Send Messages** there.",
     "config.log_public": (

@@ -380,6 +380,12 @@ STRINGS: dict[str, str] = {
     "config.none": "ninguno",
     "config.log_codes_masked": "El registro muestra los códigos ocultos (como `cu…`).",
     "config.log_codes_full": "El registro muestra los códigos completos (nunca los reservados).",
+    "config.webhooks": "Webhooks (tu backend los registra: POST /webhooks):",
+    "config.webhooks_none": "Webhooks: ninguno (tu backend puede registrar uno: POST /webhooks).",
+    "config.webhook_line": "• `{url}` ({events}): {state}",
+    "config.webhook_healthy": "✅ funciona",
+    "config.webhook_failing": "⚠️ falla desde {since}",
+    "config.webhook_disabled": "⛔ desactivado {since}: actívalo con POST /webhooks/{id}/enable",
     "config.log_hello": "Registraré los eventos de códigos en este canal.",
     "config.log_cannot_post": "⚠️ No puedo publicar en {channel}: dame **Enviar mensajes** allí.",
     "config.log_public": (

@@ -1,7 +1,7 @@
 """codes: batches, the hand-out of one code per person, custom (imported) codes; hand-out panels
 
 Revision ID: c3e8f1a2b4d6
-Revises: c41a7d2e9b30
+Revises: c5d8e1f7a2b3
 Create Date: 2026-12-08 10:00:00.000000
 
 The type CHECK constraint gains 'custom'. SQLite cannot alter a constraint: batch mode copies
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3e8f1a2b4d6'
-down_revision = 'c41a7d2e9b30'
+down_revision = 'c5d8e1f7a2b3'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-"""Deleting a code, with its claims and unsent deliveries; sent deliveries stay as a record."""
+"""Deleting a code, with its claims and unsent deliveries; sent deliveries stay as a record.
+Its ``code.deleted`` webhook event is written in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 from shared.codes.lookup import lock_code
 from shared.models import Claim, Code, Delivery
 from shared.records import DeleteResult
+from shared.webhooks.events import CODE_DELETED, code_snapshot, record_event
 
 
 def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
@@ -28,6 +30,9 @@ def delete_code(session: Session, project_id: int, code: str) -> DeleteResult:
     ).rowcount
     session.execute(update(Delivery).where(Delivery.code_id == record.id).values(code_id=None))
     session.execute(delete(Code).where(Code.id == record.id))
+    record_event(
+        session, project_id, CODE_DELETED, {"code": code_snapshot(record), "claims_deleted": claims_deleted}
+    )
     return DeleteResult(
         code=record,
         claims_deleted=claims_deleted,

@@ -15,6 +15,7 @@ from shared.models import Code
 from shared.records import CodeRecord
 from shared.transactions import begin_write
 from shared.validation import MAX_GENERATE, generate_errors, normalize_batch, normalize_email
+from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 
 # The types whose codes take room in the space of a new code of the key type: numeric codes are
 # alphanumeric too. (An alphanumeric code that happens to be all digits is rare, 0.05%; the
@@ -111,7 +112,7 @@ def generate_codes(
         created.extend(insert_codes(session, params, candidates))
     if len(created) < amount:
         raise CodeSpaceExhausted()
-    return [
+    records = [
         CodeRecord(
             id=code_id,
             code=code,
@@ -129,6 +130,11 @@ def generate_codes(
         )
         for code_id, code in created
     ]
+    if is_listening(session, project_id):
+        record_event(
+            session, project_id, CODE_CREATED, {"codes": [code_snapshot(r) for r in records]}, now=now
+        )
+    return records
 
 
 def _may_be_crowded(session: Session, project_id: int, code_type: str, amount: int, crowded_at: int) -> bool:

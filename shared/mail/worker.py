@@ -1,4 +1,5 @@
-"""The worker: takes due deliveries in batches and sends them, until told to stop.
+"""The worker: takes due deliveries in batches and sends them, until told to stop. The same
+process delivers webhooks in a second loop (``shared.webhooks.worker``).
 
 ``Worker.run_once()`` sends everything that is due and returns; ``Worker.run()`` keeps going
 until :meth:`Worker.stop` (SIGTERM or SIGINT once :meth:`Worker.handle_signals` is installed),
@@ -24,6 +25,7 @@ from shared.logging import bound_request_id, configure_logging
 from shared.mail import outbox
 from shared.mail.message import compose, message_id
 from shared.mail.transports import PermanentFailure, TemporaryFailure, Transport, make_transport
+from shared.webhooks.worker import WebhookWorker
 
 log = logging.getLogger("codes.mail")
 
@@ -237,9 +239,18 @@ class Worker:
             return outbox.release(session, jobs, utcnow())
 
 
-def serve(worker: Worker, *, once: bool = False) -> BatchResult | None:
-    """Run ``worker`` as a process does: stop cleanly on SIGTERM/SIGINT."""
+def serve(worker: Worker, *, once: bool = False, webhooks: WebhookWorker | None = None) -> BatchResult | None:
+    """Run ``worker`` as a process does, with the webhook loop beside it when given: both stop
+    cleanly on SIGTERM/SIGINT."""
     worker.handle_signals()
+    if webhooks is not None:
+
+        def stop_both(*signal_args) -> None:
+            worker.stop(*signal_args)
+            webhooks.stop()
+
+        signal.signal(signal.SIGTERM, stop_both)
+        signal.signal(signal.SIGINT, stop_both)
     if once:
         result = worker.run_once()
         log.info(
@@ -249,8 +260,26 @@ def serve(worker: Worker, *, once: bool = False) -> BatchResult | None:
             result.failed,
             result.cancelled,
         )
+        if webhooks is not None:
+            hooks = webhooks.run_once()
+            log.info(
+                "Webhooks done: %s delivered, %s to retry, %s failed",
+                hooks.succeeded,
+                hooks.retried,
+                hooks.failed,
+            )
         return result
-    worker.run()
+    if webhooks is None:
+        worker.run()
+        return None
+    # Two loops, one thread each: a slow webhook receiver never holds up email, nor the reverse.
+    thread = threading.Thread(target=webhooks.run, name="webhooks", daemon=True)
+    thread.start()
+    try:
+        worker.run()
+    finally:
+        webhooks.stop()
+        thread.join()
     return None
 
 
@@ -261,15 +290,22 @@ def main(argv: list[str] | None = None) -> int:
     from shared.db import make_engine, make_sessionmaker
 
     parser = argparse.ArgumentParser(prog="python -m shared.mail.worker", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    parser.add_argument(
+        "--once", action="store_true", help="send what is due now (mail, webhooks), then exit"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging("worker", settings.log_level)
+    # One connection for each loop, and one for each POST the webhook loop makes at a time.
     engine = make_engine(
-        settings.database_url, busy_timeout=settings.sqlite_busy_timeout, pool_size=2, max_overflow=0
+        settings.database_url,
+        busy_timeout=settings.sqlite_busy_timeout,
+        pool_size=2 + settings.webhook_concurrency,
+        max_overflow=0,
     )
     try:
-        serve(Worker(make_sessionmaker(engine), settings), once=args.once)
+        sessions = make_sessionmaker(engine)
+        serve(Worker(sessions, settings), once=args.once, webhooks=WebhookWorker(sessions, settings))
     finally:
         engine.dispose()
     return 0

@@ -177,7 +177,7 @@ def test_the_batches_revision_admits_custom_codes_and_guards_assignments(migrati
     """What autogenerate cannot compare: CHECK constraints and the WHERE of partial indexes; and
     rebuilding `codes` on SQLite keeps the rows that refer to it (migrations/env.py)."""
     with migrations_app.app_context():
-        flask_migrate.upgrade(revision="c41a7d2e9b30")
+        flask_migrate.upgrade(revision="c5d8e1f7a2b3")
         with db.engine.begin() as connection:
             connection.execute(
                 text(
@@ -232,12 +232,12 @@ def test_the_batches_revision_admits_custom_codes_and_guards_assignments(migrati
             assert where is not None and "NULL" in str(where).upper(), indexes[name]
         # Custom codes exist: going back would break the old constraint, so it is refused.
         with pytest.raises(SystemExit):  # Flask-Migrate's way of failing a command
-            flask_migrate.downgrade(revision="c41a7d2e9b30")
+            flask_migrate.downgrade(revision="c5d8e1f7a2b3")
         assert "1 custom (imported) codes exist" in caplog.text
         assert current_revisions() == {"c3e8f1a2b4d6"}
         with db.engine.begin() as connection:
             connection.execute(text("DELETE FROM codes WHERE type = 'custom'"))
-        flask_migrate.downgrade(revision="c41a7d2e9b30")
+        flask_migrate.downgrade(revision="c5d8e1f7a2b3")
         with pytest.raises(IntegrityError), db.engine.begin() as connection:
             _insert_code(connection, "mine", "custom")
 

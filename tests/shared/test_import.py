@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from shared.codes import claim_code, get_code, import_codes, list_codes
 from shared.errors import CodeExists, InvalidInput
-from shared.models import Code
+from shared.models import Code, WebhookEvent
 from shared.validation import MAX_IMPORT
 from tests.shared.conftest import T0
+from tests.webhook_receiver import register
 
 
 def stored(session_factory, project_id) -> dict[str, Code]:
@@ -156,3 +157,21 @@ def test_existing_and_repeated_values_are_named_together(session, project):
         "codes.4": ["Repeats codes.1."],
     }
     assert refused.value.message.startswith("1 code exists already: abc. 2 codes are repeated: x, abc.")
+
+
+def test_an_import_tells_webhooks_of_the_codes_it_created_and_a_refused_one_of_none(
+    session, session_factory, project
+):
+    register(session_factory, project.id, "http://127.0.0.1:9/hooks")
+    import_codes(session, project.id, ["abc"], batch="b")
+    session.commit()
+    with pytest.raises(CodeExists):
+        import_codes(session, project.id, ["new", "abc"])
+    session.rollback()
+    import_codes(session, project.id, ["NEW", "abc"], skip_existing=True)
+    session.commit()
+    with session_factory() as check:
+        events = check.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+    assert [event.type for event in events] == ["code.created", "code.created"]
+    assert [[c["code"] for c in event.data["codes"]] for event in events] == [["abc"], ["new"]]
+    assert (events[0].data["codes"][0]["type"], events[0].data["codes"][0]["batch"]) == ("custom", "b")

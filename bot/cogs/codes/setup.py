@@ -8,9 +8,15 @@ from discord import app_commands
 from bot import replies
 from bot.cogs.codes.base import ManagerCommands
 from bot.errors import Refusal
+from bot.formatting import ago
 from bot.i18n import cmd, t
 from bot.options import TextChannelOption
+from bot.replies import clip
 from shared.guilds import UNCHANGED, link_guild, set_guild_config
+from shared.webhooks.endpoints import EndpointRecord, list_endpoints
+
+# Long URLs are cut in the listing: sixteen endpoints must still fit one message.
+WEBHOOK_URL_SHOWN = 80
 
 CLEARABLE = [
     app_commands.Choice(name=cmd("choice.clear.manager_role"), value="manager_role"),
@@ -22,6 +28,25 @@ def _require_manage_guild(interaction: discord.Interaction, action_key: str) -> 
     if not interaction.permissions.manage_guild:
         locale = interaction.locale
         raise Refusal(t(locale, "setup.needs_manage_server", action=t(locale, action_key)))
+
+
+def webhook_lines(endpoints: list[EndpointRecord], locale) -> list[str]:
+    """The project's webhook endpoints and their health (registered through the API or CLI)."""
+    if not endpoints:
+        return [t(locale, "config.webhooks_none")]
+    lines = [t(locale, "config.webhooks")]
+    for endpoint in endpoints:
+        if endpoint.disabled_at is not None:
+            state = t(locale, "config.webhook_disabled", since=ago(endpoint.disabled_at), id=endpoint.id)
+        elif endpoint.failing_since is not None:
+            state = t(locale, "config.webhook_failing", since=ago(endpoint.failing_since))
+        else:
+            state = t(locale, "config.webhook_healthy")
+        url = clip(endpoint.url, WEBHOOK_URL_SHOWN)
+        lines.append(
+            t(locale, "config.webhook_line", url=url, events=", ".join(endpoint.events), state=state)
+        )
+    return lines
 
 
 def everyone_can_read(interaction: discord.Interaction, channel_id: int) -> bool | None:
@@ -105,6 +130,7 @@ class SetupCommands(ManagerCommands):
                 channel=f"<#{link.log_channel_id}>" if link.log_channel_id else t(locale, "config.none"),
             ),
             t(locale, "config.log_codes_full" if link.log_code_values else "config.log_codes_masked"),
+            *webhook_lines(await self.bot.runner.read(list_endpoints, link.project_id), locale),
         ]
         if log_channel is not None:
             lines += await self._check_log_channel(interaction, log_channel.id)
