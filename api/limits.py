@@ -1,74 +1,122 @@
-"""Rate limits (Flask-Limiter): per client IP and per key on every route, tighter ones on the
-expensive writes, and anti-guessing on claims.
+"""Rate limits: per client IP and per key on every route, tighter ones on the expensive writes,
+and anti-guessing on claims; all of a request's limits checked and counted in one step.
 
-Every limit is an application-wide limit with its own scope (one counter per IP or per key for
-the whole API), narrowed to its routes by ``exempt_when``; so the table below is the whole
-policy, and the resources need no decorators. All of it is evaluated before the view runs, from
-the request alone: no database query.
+The table ``RULES`` is the whole policy. Before the view runs, the rules that apply to the request
+become counters of the current window (``api.counters``), and one call counts the request in all
+of them at once or, when one is full, in none: with Redis that is one round trip (one Lua script)
+whatever the number of limits, and the answer carries every count, so the X-RateLimit headers
+need no further query. The limits are written in the ``limits`` package's notation ("30 per
+minute", "10/second;1000/hour"), parsed once at startup.
 
-Anti-guessing: a claim answered ``code_not_found`` is the only thing that reveals something to
-someone walking the code space, so only those are counted, per client IP and per project key.
-Once an IP has made ``RATELIMIT_CLAIM_GUESSES`` of them in a window, its claims to that project
-are 429 for the rest of the window; refusals of existing codes (fully claimed, already claimed,
-...) do not count, since many people legitimately race for a popular code.
+Anti-guessing counts first, then answers. A claim that found no such code (``code_not_found``) is
+the only answer that tells someone walking the code space anything, so claims are limited to
+``RATELIMIT_CLAIM_GUESSES`` such answers per client IP and project key. Every claim reserves one
+of those before it looks the code up, in the same step as the other limits, and is refused 429
+when none is left; a claim that then turns out not to be a guess (it succeeded, or was refused
+for an existing code, or was a replay or a validation error) gives its reservation back after
+the view. So N simultaneous guesses get at most the limit's worth of ``code_not_found``, and a
+429 says nothing about whether a code exists. The price: one more round trip for a claim that was
+not a guess, and an address may have at most that many claims to one project in flight at once.
+
+Counters are named ``{<prefix>}:<scope>:<who>:<window>s:<window number>``, where who is the
+client IP, a key by its row (``p<project id>.pk`` or ``.sk``), or both: never a key or its digest.
+Every name carries the same hash tag, so one script is valid on Redis Cluster (api.counters).
 
 The client IP is the connecting address, or, with ``TRUSTED_PROXIES=n``, what the n proxies in
 front appended to ``X-Forwarded-For`` (werkzeug's ProxyFix); without it the header is ignored, so
 nobody can pick their own IP. Counters are kept in Redis when ``REDIS_URL`` is set (every API
-process shares them; if Redis goes away each process falls back to memory until it is back),
-else in the process's memory. ``RATELIMIT_ENABLED=false`` installs nothing at all.
+process shares them; if Redis goes away each process counts in memory until it is back), else in
+the process's memory, exact because ``make run`` and gunicorn.conf.py then serve one process.
+``RATELIMIT_ENABLED=false`` installs nothing at all.
 
 Other routes that claim (the hosted claim page, ``api.pages``) go through the same limits and
 the same counters: they register with :func:`limit_as_claims` and report a claim of an unknown
-code with :func:`note_code_guess`. Those two are the whole interface.
+code with :func:`note_code_guess`. Those two, and :class:`RateLimited`, are the whole interface.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, request
-from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import endpoints
-from api.errors import HTTP_ERRORS, error_response
-from shared.projects import KEY_PATTERN, digest
+from api.auth import bearer_key
+from api.counters import Counter, Counters, counters_for
+from api.errors import HTTP_ERRORS, ApiError
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py).
 EXEMPT_BLUEPRINTS = frozenset({"health"})
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
+CLAIM_FORMS = "codes_claim_forms"
+STATE = "codes_limits"
+
+# Whom a rule counts.
+BY_IP, BY_KEY, BY_IP_AND_KEY = "ip", "key", "ip+key"
 
 
 @dataclass(frozen=True)
 class LimitRule:
-    """One row of the policy: the setting it reads, whom it counts, and where it applies."""
+    """One row of the policy: the setting it reads, whom it counts, and where it applies
+    (``endpoint`` None: every route; else POSTs to it). ``guesses``: anti-guessing."""
 
     setting: str
     scope: str
-    key: Callable[[], str]
+    counts: str
     endpoint: str | None = None
-    counts_only: Callable[[Response], bool] | None = None
+    guesses: bool = False
     message: str | None = None
+
+
+RULES = (
+    LimitRule("RATELIMIT_PER_IP", "ip", BY_IP),
+    LimitRule("RATELIMIT_PER_KEY", "key", BY_KEY),
+    LimitRule("RATELIMIT_CLAIM_PER_IP", "claim-ip", BY_IP, endpoints.CLAIM),
+    LimitRule("RATELIMIT_GENERATE_PER_KEY", "generate-key", BY_KEY, endpoints.GENERATE),
+    # Importing creates as many codes as generating: the same limit, counted apart.
+    LimitRule("RATELIMIT_GENERATE_PER_KEY", "import-key", BY_KEY, endpoints.IMPORT),
+    LimitRule("RATELIMIT_SEND_PER_KEY", "send-key", BY_KEY, endpoints.SEND),
+    LimitRule(
+        "RATELIMIT_CLAIM_GUESSES",
+        "claim-guesses",
+        BY_IP_AND_KEY,
+        endpoints.CLAIM,
+        guesses=True,
+        message="Too many claims of unknown codes from this address. Try again later.",
+    ),
+)
+
+
+class RateLimited(ApiError):
+    """429 ``rate_limited``; ``retry_after``: seconds until the full counter's window ends."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(429, HTTP_ERRORS[429][0], message)
+        self.retry_after = retry_after
 
 
 def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-CLAIM_FORMS = "codes_claim_forms"
+def key_name(project_id: int, is_secret: bool) -> str:
+    """How counters name a key: by its project's row id and kind, never by the key or a digest."""
+    return f"p{project_id}.{'sk' if is_secret else 'pk'}"
 
 
 def limit_as_claims(app: Flask, endpoint: str, project_key: Callable[[], str]) -> None:
     """Limit POSTs to ``endpoint`` exactly as ``POST /codes/claim``, on the same counters.
 
-    ``project_key()`` names the project being claimed from as a key digest ("" when there is
-    none, which leaves only the per-IP limits): a form that passes the digest of the project's
-    public key shares that key's counters, so guesses through the form and through the API with
-    the public key add up. The view calls :func:`note_code_guess` when a claim found no code.
+    ``project_key()`` names the project being claimed from as :func:`key_name` does ("" when
+    there is none, which leaves only the per-IP limits): a form that passes its project's public
+    key shares that key's counters, so guesses through the form and through the API with the
+    public key add up. The view calls :func:`note_code_guess` when a claim found no code.
     """
     app.extensions.setdefault(CLAIM_FORMS, {})[endpoint] = project_key
 
@@ -76,31 +124,6 @@ def limit_as_claims(app: Flask, endpoint: str, project_key: Callable[[], str]) -
 def note_code_guess() -> None:
     """Count this request as a claim of an unknown code (anti-guessing), like a 404 code_not_found."""
     g.codes_code_guess = True
-
-
-def _is_claim() -> bool:
-    if request.method != "POST":
-        return False
-    endpoint = request.endpoint
-    return endpoint == endpoints.CLAIM or endpoint in current_app.extensions.get(CLAIM_FORMS, ())
-
-
-def api_key_id() -> str:
-    """The digest of a well-formed bearer key (the key itself never reaches the counters or logs)."""
-    if "codes_limit_key" not in g:
-        claim_form = current_app.extensions.get(CLAIM_FORMS, {}).get(request.endpoint)
-        if claim_form is not None:
-            g.codes_limit_key = claim_form() if request.method == "POST" else ""
-            return g.codes_limit_key
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
-        well_formed = scheme.lower() == "bearer" and KEY_PATTERN.fullmatch(token)
-        g.codes_limit_key = digest(token) if well_formed else ""
-    return g.codes_limit_key
-
-
-def ip_and_key() -> str:
-    return f"{client_ip()}|{api_key_id()}"
 
 
 def is_code_guess(response: Response) -> bool:
@@ -114,48 +137,103 @@ def is_code_guess(response: Response) -> bool:
     )
 
 
-RULES = (
-    LimitRule(
-        "RATELIMIT_CLAIM_GUESSES",
-        "claim-guesses",
-        ip_and_key,
-        endpoints.CLAIM,
-        counts_only=is_code_guess,
-        message="Too many claims of unknown codes from this address. Try again later.",
-    ),
-    LimitRule("RATELIMIT_CLAIM_PER_IP", "claim-ip", client_ip, endpoints.CLAIM),
-    LimitRule("RATELIMIT_GENERATE_PER_KEY", "generate-key", api_key_id, endpoints.GENERATE),
-    # Importing creates as many codes as generating: the same limit, counted apart.
-    LimitRule("RATELIMIT_GENERATE_PER_KEY", "import-key", api_key_id, endpoints.IMPORT),
-    LimitRule("RATELIMIT_SEND_PER_KEY", "send-key", api_key_id, endpoints.SEND),
-    LimitRule("RATELIMIT_PER_KEY", "key", api_key_id),
-    LimitRule("RATELIMIT_PER_IP", "ip", client_ip),
-)
+def _request_key(claim_form: Callable[[], str] | None) -> str:
+    if claim_form is not None:
+        return claim_form() if request.method == "POST" else ""
+    key = bearer_key()
+    return key_name(key.project_id, key.is_secret) if key is not None else ""
 
 
-def _exempt_when(rule: LimitRule) -> Callable[[], bool]:
-    needs_key = rule.key is not client_ip
+@dataclass(frozen=True)
+class _Policy:
+    """The rules with their parsed limits, and where they are counted."""
 
-    def exempt() -> bool:
+    rules: tuple[tuple[LimitRule, tuple[RateLimitItem, ...]], ...]
+    counters: Counters
+    tag: str  # "{prefix}": the hash tag every counter name starts with
+
+
+@dataclass
+class _Counted:
+    """What one request counted: for the headers, and to give a reservation back."""
+
+    counters: list[Counter]
+    items: list[tuple[LimitRule, RateLimitItem]]
+    counts: tuple[int, ...] = ()
+    refused: int | None = None
+
+
+def _check() -> None:
+    """Before the view: count the request in every limit that applies, or refuse it with 429."""
+    if request.blueprint in EXEMPT_BLUEPRINTS:
+        return
+    policy: _Policy = current_app.extensions[STATE]
+    endpoint = request.endpoint
+    claim_form = current_app.extensions.get(CLAIM_FORMS, {}).get(endpoint)
+    is_post = request.method == "POST"
+    is_claim = is_post and (endpoint == endpoints.CLAIM or claim_form is not None)
+    ip = client_ip()
+    key = _request_key(claim_form) if endpoint is not None else ""
+    now = time.time()
+    counted = _Counted([], [])
+    for rule, items in policy.rules:
         if rule.endpoint == endpoints.CLAIM:
-            if not _is_claim():
-                return True
-        elif rule.endpoint is not None and (request.endpoint != rule.endpoint or request.method != "POST"):
-            return True
-        return needs_key and not api_key_id()
+            if not is_claim:
+                continue
+        elif rule.endpoint is not None and (endpoint != rule.endpoint or not is_post):
+            continue
+        if rule.counts == BY_IP:
+            who = ip
+        elif not key:
+            continue
+        else:
+            who = key if rule.counts == BY_KEY else f"{ip}|{key}"
+        for item in items:
+            name = f"{policy.tag}:{rule.scope}:{who}"
+            counted.counters.append(Counter.of(name, item.amount, item.get_expiry(), now))
+            counted.items.append((rule, item))
+    if not counted.counters:
+        return
+    outcome = policy.counters.hit(counted.counters)
+    counted.counts, counted.refused = outcome.counts, outcome.refused
+    g.codes_counted = counted
+    if outcome.refused is not None:
+        rule, item = counted.items[outcome.refused]
+        reset_at = counted.counters[outcome.refused].reset_at
+        message = rule.message or f"Too many requests: at most {item}. Try again later."
+        raise RateLimited(message, max(math.ceil(reset_at - time.time()), 1))
 
-    return exempt
 
-
-def _limit_for(rule: LimitRule, value: str) -> ApplicationLimit:
-    return ApplicationLimit(
-        limit_provider=value,
-        key_function=rule.key,
-        scope=rule.scope,
-        exempt_when=_exempt_when(rule),
-        deduct_when=rule.counts_only,
-        error_message=rule.message,
-    )
+def _finish(response: Response) -> Response:
+    """After the view: give back reservations that were not guesses; the rate limit headers."""
+    counted: _Counted | None = g.pop("codes_counted", None)
+    if counted is None:
+        return response
+    if counted.refused is not None:
+        shown = counted.refused
+        remaining = 0
+    else:
+        reserved = [c for c, (rule, _) in zip(counted.counters, counted.items, strict=True) if rule.guesses]
+        if reserved and not is_code_guess(response):
+            current_app.extensions[STATE].counters.give_back(reserved)
+        # The limit closest to refusing this client (guesses aside: they are given back).
+        candidates = [
+            (counter.amount - count, counter.amount, index)
+            for index, (counter, count, (rule, _)) in enumerate(
+                zip(counted.counters, counted.counts, counted.items, strict=True)
+            )
+            if not rule.guesses
+        ]
+        if not candidates:
+            return response
+        remaining, _, shown = min(candidates)
+    counter = counted.counters[shown]
+    response.headers["X-RateLimit-Limit"] = str(counter.amount)
+    response.headers["X-RateLimit-Remaining"] = str(max(remaining, 0))
+    response.headers["X-RateLimit-Reset"] = str(counter.reset_at)
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(math.ceil(counter.reset_at - time.time()), 1))
+    return response
 
 
 def limit_settings(app: Flask) -> dict[str, str]:
@@ -169,23 +247,7 @@ def limit_settings(app: Flask) -> dict[str, str]:
     return values
 
 
-def by_tightness(values: dict[str, str]) -> list[LimitRule]:
-    """The rules, the one with the lowest rate first, anti-guessing last.
-
-    The X-RateLimit headers describe the first limit that applied to a request (Flask-Limiter
-    orders by window length, then by this order): so they describe the one a client is most
-    likely to reach, at no cost. Reading every counter to find the closest would cost a storage
-    round trip per limit on every request.
-    """
-
-    def rate(rule: LimitRule) -> tuple[bool, float]:
-        items = parse_many(values[rule.setting])
-        return rule.counts_only is not None, min(item.amount / item.get_expiry() for item in items)
-
-    return sorted(RULES, key=rate)
-
-
-def init_app(app: Flask) -> Limiter | None:
+def init_app(app: Flask) -> None:
     """Trust the configured proxies, and install the limits unless RATELIMIT_ENABLED is false."""
     settings = app.config["SETTINGS"]
     proxies = int(app.config.setdefault("TRUSTED_PROXIES", settings.trusted_proxies))
@@ -193,50 +255,17 @@ def init_app(app: Flask) -> Limiter | None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     if not app.config.setdefault("RATELIMIT_ENABLED", settings.ratelimit_enabled):
-        return None
+        return
     values = limit_settings(app)
     redis_url = app.config.setdefault("REDIS_URL", settings.redis_url)
-    storage_options = {}
-    if redis_url:
-        # A slow Redis must not stall every request: give up quickly and fall back to memory.
-        storage_options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    limiter = Limiter(
-        client_ip,
-        application_limits=[_limit_for(rule, values[rule.setting]) for rule in by_tightness(values)],
-        storage_uri=redis_url or "memory://",
-        storage_options=storage_options,
-        in_memory_fallback_enabled=bool(redis_url),
-        strategy="fixed-window",
-        headers_enabled=True,
-        key_prefix=app.config.get("RATELIMIT_KEY_PREFIX") or "codes",
-        # Requests that match no route are counted too (per IP), under one name.
-        request_identifier=lambda: request.endpoint or "unrouted",
-        # A broken limiter lets requests through (and logs) rather than failing them.
-        swallow_errors=True,
+    prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "codes"
+    app.extensions[STATE] = _Policy(
+        rules=tuple((rule, tuple(parse_many(values[rule.setting]))) for rule in RULES),
+        counters=counters_for(redis_url),
+        tag="{" + prefix.replace("{", "").replace("}", "") + "}",
     )
-    limiter.request_filter(lambda: request.blueprint in EXEMPT_BLUEPRINTS)
-
-    @app.after_request
-    def _retry_after_only_when_limited(response: Response) -> Response:
-        # Registered before the limiter's own hook, so it runs after it: Flask-Limiter writes
-        # Retry-After on every response, which would tell well-behaved clients to back off.
-        if response.status_code != 429:
-            response.headers.pop("Retry-After", None)
-        return response
-
-    limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
-    app.extensions["codes_limiter"] = limiter
-    return limiter
-
-
-def _rate_limited(exc: RateLimitExceeded) -> Response:
-    error, message = HTTP_ERRORS[429]
-    if exc.description and exc.limit.error_message:
-        message = exc.description
-    elif exc.description:
-        message = f"Too many requests: at most {exc.description}. Try again later."
-    return error_response(429, error, message)
+    app.before_request(_check)
+    app.after_request(_finish)
 
 
 class RateLimitDocPlugin(BasePlugin):

@@ -27,14 +27,13 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 @dataclass(frozen=True, slots=True)
 class ClaimPage:
-    """What the page needs of its project. ``public_key_digest`` names the project to the rate
-    limits (a guess through the page counts as one through the API with the public key)."""
+    """What the page needs of its project (the rate limits count a claim through the page against
+    the project's public key, by ``project_id``)."""
 
     project_id: int
     project: str
     slug: str
     redirect_url: str | None
-    public_key_digest: str
 
 
 def find_page(session: Session, slug: str) -> ClaimPage:
@@ -44,9 +43,7 @@ def find_page(session: Session, slug: str) -> ClaimPage:
     if SLUG_PATTERN.fullmatch(value):
         begin_read(session)
         row = session.execute(
-            select(
-                Project.id, Project.name, Project.slug, Project.redirect_url, Project.public_key_digest
-            ).where(Project.slug == value)
+            select(Project.id, Project.name, Project.slug, Project.redirect_url).where(Project.slug == value)
         ).first()
     if row is None:
         raise PageNotFound()

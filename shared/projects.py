@@ -147,17 +147,29 @@ _PROJECT_BY_KEY = {
 }
 
 
-def authenticate(session: Session, raw_key: str | None, *, secret_required: bool = False) -> ApiKey:
-    """The project a key belongs to: one indexed lookup of its digest, so a rotated key stops
-    working at once. Unauthenticated for anything unknown or malformed (always the same error);
-    SecretKeyRequired for a valid public key where only the secret key will do."""
+def find_key(session: Session, raw_key: str | None) -> ApiKey | None:
+    """The project a key belongs to, or None for anything unknown or malformed: one indexed
+    lookup of its digest (none for a malformed key), so a rotated key stops working at once."""
     if not raw_key or not KEY_PATTERN.fullmatch(raw_key):
-        raise Unauthenticated()
+        return None
     is_secret = raw_key.startswith("sk_")
     begin_read(session)
     row = session.execute(_PROJECT_BY_KEY[is_secret], {"digest": digest(raw_key)}).first()
     if row is None:
-        raise Unauthenticated()
-    if secret_required and not is_secret:
-        raise SecretKeyRequired()
+        return None
     return ApiKey(project_id=row.id, project_name=row.name, is_secret=is_secret)
+
+
+def check_key(key: ApiKey | None, *, secret_required: bool = False) -> ApiKey:
+    """``key`` if it may call: Unauthenticated for no key (always the same error),
+    SecretKeyRequired for a public key where only the secret key will do."""
+    if key is None:
+        raise Unauthenticated()
+    if secret_required and not key.is_secret:
+        raise SecretKeyRequired()
+    return key
+
+
+def authenticate(session: Session, raw_key: str | None, *, secret_required: bool = False) -> ApiKey:
+    """The project a key belongs to (:func:`find_key`), checked (:func:`check_key`)."""
+    return check_key(find_key(session, raw_key), secret_required=secret_required)

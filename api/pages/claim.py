@@ -11,12 +11,10 @@ Keys never appear in the page: the project is found by its slug.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
-from flask_limiter import RateLimitExceeded
+from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from wtforms import StringField
@@ -53,11 +51,12 @@ def current_page(slug: str) -> ClaimPage:
 
 
 def project_key() -> str:
-    """Who the rate limits count a page claim against: the project's public key (its digest)."""
+    """Who the rate limits count a page claim against: the project's public key (by its row)."""
     try:
-        return current_page((request.view_args or {}).get("slug", "")).public_key_digest
+        claim_page = current_page((request.view_args or {}).get("slug", ""))
     except errors.PageNotFound:
         return ""
+    return limits.key_name(claim_page.project_id, is_secret=False)
 
 
 @blp.get("/<slug>")
@@ -160,12 +159,9 @@ def _secure(response: Response, claim_page: ClaimPage | None) -> Response:
 # --- errors, as pages ---------------------------------------------------------------------------
 
 
-@blp.errorhandler(RateLimitExceeded)
-def _rate_limited(_exc: RateLimitExceeded):
-    limiter = current_app.extensions.get("codes_limiter")
-    breached = limiter.current_limit if limiter is not None else None
-    # As many seconds as Retry-After says.
-    message = messages.rate_limited(int(breached.reset_at - time.time()) if breached is not None else None)
+@blp.errorhandler(limits.RateLimited)
+def _rate_limited(exc: limits.RateLimited):
+    message = messages.rate_limited(exc.retry_after)  # as many seconds as Retry-After says
     try:
         claim_page = current_page((request.view_args or {}).get("slug", ""))
     except errors.PageNotFound:
