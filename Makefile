@@ -22,7 +22,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## run: migrate the database, create the demo project on the first run, serve on 127.0.0.1:$(PORT)
-## with one email worker beside the API (it stops with the API)
+## with one email worker beside the API (it stops with the API). gunicorn.conf.py decides the workers:
+## one process (WEB_THREADS threads) unless REDIS_URL is set, so the rate limits count exactly.
 run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
 	$(BIN)/flask projects demo
@@ -30,7 +31,7 @@ run: $(VENV)/.runtime
 	@echo "The demo project's claim page: $(PUBLIC_URL)/p/demo"
 	$(BIN)/flask worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
 ## test: install what the tests need, then run the whole suite on SQLite and PostgreSQL
 test: $(VENV)/.dev

@@ -1,7 +1,8 @@
 """gunicorn settings for the API: ``gunicorn -c gunicorn.conf.py wsgi:app`` (the image's command).
 
 Values come from ``shared.config.Settings`` (PORT, WEB_CONCURRENCY, WEB_THREADS, WEB_TIMEOUT,
-LOG_LEVEL); flags on the command line win over this file (``make run`` passes its own).
+LOG_LEVEL, and REDIS_URL for the worker count); flags on the command line win over this file
+(``make run`` uses this file and passes only ``--bind``).
 """
 
 from __future__ import annotations
@@ -32,12 +33,37 @@ def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     return max(cpus, 1)
 
 
+def counts_in_memory(settings: Settings) -> bool:
+    """The rate limits are on and count in each process's memory (no REDIS_URL)."""
+    return settings.ratelimit_enabled and not settings.redis_url
+
+
+def worker_processes(settings: Settings, cpus: int) -> int:
+    """WEB_CONCURRENCY, or two per CPU plus one; but ONE process when the rate limits count in
+    memory: two processes would each keep their own counters and let through twice the limit
+    (docs/abuse.md). That process serves WEB_THREADS requests at once."""
+    if counts_in_memory(settings):
+        return 1
+    return settings.web_concurrency or 2 * cpus + 1
+
+
+def on_starting(server) -> None:
+    """The same rule when --workers or GUNICORN_CMD_ARGS asked for more processes."""
+    if counts_in_memory(settings) and server.num_workers > 1:
+        server.log.warning(
+            "%d workers asked for, serving with 1: without REDIS_URL the rate limits count in "
+            "memory, exact only in one process (set REDIS_URL to run more)",
+            server.num_workers,
+        )
+        server.num_workers = 1
+
+
 settings = Settings.from_env()
 
 bind = [f"0.0.0.0:{settings.port}"]
 # Threads share a process's database pool (DB_POOL_SIZE should be at least WEB_THREADS).
 worker_class = "gthread"
-workers = settings.web_concurrency or 2 * available_cpus() + 1
+workers = worker_processes(settings, available_cpus())
 threads = settings.web_threads
 # A request that takes longer than this gets its worker restarted.
 timeout = settings.web_timeout

@@ -23,6 +23,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def redis_url_or_skip() -> str:
+    """``TEST_REDIS_URL`` (default: the local Redis), once it answers; skipped when it does not,
+    except under CI (``CI=true``), where that fails the test."""
+    import pytest
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is unreachable under CI: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    return url
+
+
 def subprocess_env(**overrides: str) -> dict[str, str]:
     """The environment for a child process that runs this project's code."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
