@@ -63,8 +63,9 @@ def _service_env(url: str, instance: Path, **extra: str) -> dict[str, str]:
 
 
 def _load_conf(monkeypatch, **env: str) -> dict:
-    for name in ("PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT", "LOG_LEVEL"):
+    for name in ("PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT", "LOG_LEVEL", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("RATELIMIT_ENABLED", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(CONF))
@@ -72,7 +73,13 @@ def _load_conf(monkeypatch, **env: str) -> dict:
 
 def test_the_config_follows_the_settings(monkeypatch):
     conf = _load_conf(
-        monkeypatch, PORT="9100", WEB_CONCURRENCY="3", WEB_THREADS="8", WEB_TIMEOUT="45", LOG_LEVEL="warning"
+        monkeypatch,
+        PORT="9100",
+        WEB_CONCURRENCY="3",
+        WEB_THREADS="8",
+        WEB_TIMEOUT="45",
+        LOG_LEVEL="warning",
+        REDIS_URL="redis://redis:6379/0",
     )
     assert conf["bind"] == ["0.0.0.0:9100"]
     assert (conf["workers"], conf["threads"], conf["timeout"]) == (3, 8, 45)
@@ -82,8 +89,18 @@ def test_the_config_follows_the_settings(monkeypatch):
     assert conf["logconfig_dict"]["formatters"]["json"]["service"] == "api"
 
 
+def test_without_redis_one_process_serves_so_the_limits_count_exactly(monkeypatch):
+    # The rate limits count in each process's memory: one process, however many were asked for.
+    assert _load_conf(monkeypatch)["workers"] == 1
+    assert _load_conf(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 1
+    # With the limits off there is nothing to count.
+    assert _load_conf(monkeypatch, WEB_CONCURRENCY="3", RATELIMIT_ENABLED="false")["workers"] == 3
+    # --workers on the command line too (the on_starting hook): tests/api/test_limit_bursts.py
+    # runs make run's command with GUNICORN_CMD_ARGS="--workers 3" and finds one worker.
+
+
 def test_workers_default_to_the_cpus_available(monkeypatch, tmp_path):
-    conf = _load_conf(monkeypatch)
+    conf = _load_conf(monkeypatch, REDIS_URL="redis://redis:6379/0")
     available = conf["available_cpus"]
     assert conf["workers"] == 2 * available() + 1
     cpu_max = tmp_path / "cpu.max"
