@@ -47,8 +47,9 @@ class Counters:
     def __init__(self, redis_url: str, key_prefix: str):
         self.redis_url = redis_url
         self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
-        # Flask-Limiter names each counter <storage prefix>:LIMITER/<key prefix>/<scope>/...
-        self.pattern = f"*/{key_prefix}/*"
+        # api.limits names each counter {<key prefix>}:<scope>:<who>:<window> (the braces escaped
+        # for SCAN's glob).
+        self.pattern = f"\\{{{key_prefix}\\}}:*"
 
     def check_reachable(self) -> None:
         try:

@@ -7,13 +7,16 @@ the database, so these run on SQLite only.
 
 from __future__ import annotations
 
-import os
+import re
 import time
 import uuid
 
 import pytest
+import redis
 
+from shared.projects import digest
 from tests.api.conftest import bearer
+from tests.support import redis_url_or_skip
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
@@ -245,21 +248,8 @@ def test_a_malformed_limit_fails_at_startup(make_app):
         make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_IP="lots per minute")
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is unreachable under CI: {exc}")
-        pytest.skip(f"Redis unreachable: {exc}")
-    return url
-
-
 def test_redis_counters_are_shared_by_every_process(limited, secret):
-    url = _redis_url()
+    url = redis_url_or_skip()
     prefix = f"codes-test-{uuid.uuid4().hex}"
     first = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix, RATELIMIT_PER_IP="2/minute")
     second = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix, RATELIMIT_PER_IP="2/minute")
@@ -276,3 +266,48 @@ def test_without_redis_each_process_falls_back_to_memory(limited, secret):
     assert client.get("/codes", headers=secret).status_code == 200
     assert client.get("/codes", headers=secret).status_code == 200
     assert client.get("/codes", headers=secret).status_code == 429
+
+
+def test_one_redis_round_trip_per_request_and_counters_named_by_key_rows(limited, secret, public, project):
+    url = redis_url_or_skip()
+    prefix = f"codes-test-{uuid.uuid4().hex}"
+    client = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+    code = make_code(client, secret, allowedClaims=10)
+    # Warm up: a Redis that never saw the scripts answers NOSCRIPT once, and redis-py loads them.
+    assert claim(client, public, code, "warm@example.com").status_code == 200
+    watcher = redis.Redis.from_url(url)
+
+    def round_trips(*requests) -> list[str]:
+        """The commands the app sent to this test's counters while the requests ran."""
+        with watcher.monitor() as monitor:
+            statuses = [request() for request in requests]
+            watcher.echo(f"{prefix}-done")
+            seen = []
+            while f"{prefix}-done" not in (command := monitor.next_command())["command"]:
+                # What the app sent (the script's own commands show as client_type "lua").
+                if prefix in command["command"] and command["client_type"] != "lua":
+                    seen.append(command["command"].split()[0])
+        return statuses, seen
+
+    lookup = lambda: client.get(f"/codes/{code}", headers=secret, **from_ip("10.0.0.1")).status_code  # noqa: E731
+    assert round_trips(lookup) == ([200], ["EVALSHA"])
+    # A claim reserves a guess and, not being one, gives it back; a guess keeps it.
+    assert round_trips(lambda: claim(client, public, code, "a@example.com").status_code) == (
+        [200],
+        ["EVALSHA", "EVALSHA"],
+    )
+    assert round_trips(lambda: claim(client, public, "nope").status_code) == ([404], ["EVALSHA"])
+
+    names = [name.decode() for name in watcher.scan_iter(match=f"\\{{{prefix}\\}}:*", count=1000)]
+    keys = f"p{project.id}.sk", f"p{project.id}.pk"
+    pattern = re.compile(
+        rf"\{{{prefix}\}}:(ip:[0-9.]+|key:p\d+\.[ps]k|claim-ip:[0-9.]+|generate-key:p\d+\.sk"
+        rf"|claim-guesses:[0-9.]+\|p\d+\.pk):60s:\d+"
+    )
+    assert names and all(pattern.fullmatch(name) for name in names), names
+    assert {name.split(":")[2].split("|")[-1] for name in names} >= set(keys)
+    secrets_ = (secret["Authorization"][7:], public["Authorization"][7:])
+    for value in (*secrets_, *(digest(key) for key in secrets_)):
+        assert not any(value[:16] in name for name in names)
+    watcher.delete(*names)
+    watcher.close()
