@@ -128,7 +128,7 @@ class Settings:
     ratelimit_enabled: bool = True
     # Rate limit counters live in Redis when set (shared by every API process), else in memory.
     redis_url: str | None = None
-    # Limits in Flask-Limiter's notation: "300 per minute", "10/second;1000/hour".
+    # Limits in the `limits` package's notation: "300 per minute", "10/second;1000/hour".
     ratelimit_per_ip: str = "300 per minute"
     ratelimit_per_key: str = "1200 per minute"
     ratelimit_claim_per_ip: str = "30 per minute"
