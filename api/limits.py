@@ -51,7 +51,8 @@ from api.auth import bearer_key
 from api.counters import Counter, Counters, counters_for
 from api.errors import HTTP_ERRORS, ApiError
 
-# Never rate limited: load balancers and orchestrators probe these (api/health.py).
+# Never rate limited: load balancers and orchestrators probe these (api/health.py); nor are static
+# files (endpoints "static" and "<blueprint>.static").
 EXEMPT_BLUEPRINTS = frozenset({"health"})
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
 CLAIM_FORMS = "codes_claim_forms"
@@ -165,10 +166,10 @@ class _Counted:
 
 def _check() -> None:
     """Before the view: count the request in every limit that applies, or refuse it with 429."""
-    if request.blueprint in EXEMPT_BLUEPRINTS:
-        return
-    policy: _Policy = current_app.extensions[STATE]
     endpoint = request.endpoint
+    if request.blueprint in EXEMPT_BLUEPRINTS or (endpoint or "").rpartition(".")[2] == "static":
+        return  # the probes, and static files (the page's stylesheet, /docs' assets)
+    policy: _Policy = current_app.extensions[STATE]
     claim_form = current_app.extensions.get(CLAIM_FORMS, {}).get(endpoint)
     is_post = request.method == "POST"
     is_claim = is_post and (endpoint == endpoints.CLAIM or claim_form is not None)
