@@ -4,7 +4,12 @@
 the request in every one of them or (when one is full) in none and names the full one. In Redis
 that is one server-side Lua script, so one round trip whatever the number of limits; in memory it
 is the same logic under a lock. :meth:`Counters.give_back` takes one count back from counters a
-request reserved and no longer needs (api.limits: a claim that turned out not to be a guess).
+request reserved and no longer needs (api.limits: a claim that turned out not to be a guess). In
+Redis that costs the request no round trip of its own: the names wait in the process and ride on
+its next script call (the script gives them back before it checks anything), or, when no request
+comes within ``give_back_seconds``, a background thread of the process sends them. Until then the
+counter counts one more than it should: a late give-back can only make a limit stricter, never
+let a request through.
 
 Windows are fixed and aligned on the clock (a minute window runs from :00 to :59), so a counter's
 name says which window it counts and a count given back always lands in the window it was taken
@@ -19,6 +24,7 @@ such scripts a second, far more than the API processes in front of it can ask fo
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -122,7 +128,9 @@ class RedisCounters:
     doubling up to a minute: a request never fails because of its counters.
     """
 
-    def __init__(self, url: str, *, timeout: float = 0.5, retry_seconds: float = 1.0):
+    def __init__(
+        self, url: str, *, timeout: float = 0.5, retry_seconds: float = 1.0, give_back_seconds: float = 0.02
+    ):
         self.client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         self._hit = self.client.register_script(_HIT)
         self._give_back = self.client.register_script(_GIVE_BACK)
@@ -130,6 +138,11 @@ class RedisCounters:
         self._retry_seconds = retry_seconds
         self._backoff = retry_seconds
         self._down_until = 0.0
+        self.give_back_seconds = give_back_seconds
+        self._returns: list[str] = []  # counter names waiting to be given one count back
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._sender_pid = 0  # the process whose thread sends the give-backs (none after a fork)
 
     def hit(self, counters: Sequence[Counter]) -> Outcome:
         if time.monotonic() < self._down_until:
@@ -138,7 +151,7 @@ class RedisCounters:
         args = [len(counters), *(c.amount for c in counters)]
         args += [max(int(c.reset_at * 1000 - now_ms), 1) for c in counters]
         try:
-            result = self._hit(keys=[c.name for c in counters], args=args)
+            result = self._hit(keys=[c.name for c in counters] + self._take_returns(), args=args)
         except redis.RedisError as exc:
             self._went_down(exc)
             return self.fallback.hit(counters)
@@ -151,10 +164,30 @@ class RedisCounters:
         if time.monotonic() < self._down_until:
             self.fallback.give_back(counters)
             return
-        try:
-            self._give_back(keys=[c.name for c in counters])
-        except redis.RedisError as exc:
-            self._went_down(exc)
+        with self._lock:
+            self._returns.extend(c.name for c in counters)
+            if self._sender_pid != os.getpid():
+                self._sender_pid = os.getpid()
+                threading.Thread(target=self._send_returns, name="rate-limit-give-back", daemon=True).start()
+        self._wake.set()
+
+    def _take_returns(self) -> list[str]:
+        with self._lock:
+            names, self._returns = self._returns, []
+        return names
+
+    def _send_returns(self) -> None:
+        """The background thread: give-backs that no request carried within give_back_seconds."""
+        while True:
+            self._wake.wait()
+            time.sleep(self.give_back_seconds)
+            self._wake.clear()
+            names = self._take_returns()
+            if names:
+                try:
+                    self._give_back(keys=names)
+                except redis.RedisError as exc:
+                    self._went_down(exc)
 
     def _went_down(self, exc: redis.RedisError) -> None:
         # The error's class only: never a counter name or an address from the message.
@@ -170,5 +203,7 @@ class RedisCounters:
 Counters = MemoryCounters | RedisCounters
 
 
-def counters_for(redis_url: str | None) -> Counters:
-    return RedisCounters(redis_url) if redis_url else MemoryCounters()
+def counters_for(redis_url: str | None, *, give_back_seconds: float = 0.02) -> Counters:
+    if redis_url:
+        return RedisCounters(redis_url, give_back_seconds=give_back_seconds)
+    return MemoryCounters()

@@ -14,9 +14,10 @@ the only answer that tells someone walking the code space anything, so claims ar
 of those before it looks the code up, in the same step as the other limits, and is refused 429
 when none is left; a claim that then turns out not to be a guess (it succeeded, or was refused
 for an existing code, or was a replay or a validation error) gives its reservation back after
-the view. So N simultaneous guesses get at most the limit's worth of ``code_not_found``, and a
-429 says nothing about whether a code exists. The price: one more round trip for a claim that was
-not a guess, and an address may have at most that many claims to one project in flight at once.
+the view (in Redis, carried by the process's next call: no round trip of its own). So N
+simultaneous guesses get at most the limit's worth of ``code_not_found``, and a 429 says nothing
+about whether a code exists. The price: an address may have at most that many claims to one
+project in flight at once (or given back in the last few milliseconds).
 
 Counters are named ``{<prefix>}:<scope>:<who>:<window>s:<window number>``, where who is the
 client IP, a key by its row (``p<project id>.pk`` or ``.sk``), or both: never a key or its digest.
@@ -260,9 +261,11 @@ def init_app(app: Flask) -> None:
     values = limit_settings(app)
     redis_url = app.config.setdefault("REDIS_URL", settings.redis_url)
     prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "codes"
+    give_back_seconds = float(app.config.get("RATELIMIT_GIVE_BACK_SECONDS", 0.02))
     app.extensions[STATE] = _Policy(
         rules=tuple((rule, tuple(parse_many(values[rule.setting]))) for rule in RULES),
-        counters=counters_for(redis_url),
+        # RATELIMIT_GIVE_BACK_SECONDS (app config only, for tests): see api.counters.
+        counters=counters_for(redis_url, give_back_seconds=give_back_seconds),
         tag="{" + prefix.replace("{", "").replace("}", "") + "}",
     )
     app.before_request(_check)

@@ -271,32 +271,38 @@ def test_without_redis_each_process_falls_back_to_memory(limited, secret):
 def test_one_redis_round_trip_per_request_and_counters_named_by_key_rows(limited, secret, public, project):
     url = redis_url_or_skip()
     prefix = f"codes-test-{uuid.uuid4().hex}"
-    client = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+    # Give-backs wait for the next request (the background thread's delay is out of reach here).
+    client = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix, RATELIMIT_GIVE_BACK_SECONDS=30)
     code = make_code(client, secret, allowedClaims=10)
-    # Warm up: a Redis that never saw the scripts answers NOSCRIPT once, and redis-py loads them.
-    assert claim(client, public, code, "warm@example.com").status_code == 200
     watcher = redis.Redis.from_url(url)
 
-    def round_trips(*requests) -> list[str]:
-        """The commands the app sent to this test's counters while the requests ran."""
+    def round_trips(request) -> tuple[int, list[str]]:
+        """The status, and the commands the app sent to this test's counters meanwhile."""
         with watcher.monitor() as monitor:
-            statuses = [request() for request in requests]
+            status = request()
             watcher.echo(f"{prefix}-done")
             seen = []
             while f"{prefix}-done" not in (command := monitor.next_command())["command"]:
                 # What the app sent (the script's own commands show as client_type "lua").
                 if prefix in command["command"] and command["client_type"] != "lua":
-                    seen.append(command["command"].split()[0])
-        return statuses, seen
+                    seen.append(command["command"])
+        return status, seen
 
-    lookup = lambda: client.get(f"/codes/{code}", headers=secret, **from_ip("10.0.0.1")).status_code  # noqa: E731
-    assert round_trips(lookup) == ([200], ["EVALSHA"])
-    # A claim reserves a guess and, not being one, gives it back; a guess keeps it.
-    assert round_trips(lambda: claim(client, public, code, "a@example.com").status_code) == (
-        [200],
-        ["EVALSHA", "EVALSHA"],
-    )
-    assert round_trips(lambda: claim(client, public, "nope").status_code) == ([404], ["EVALSHA"])
+    def lookup():
+        return client.get(f"/codes/{code}", headers=secret).status_code
+
+    status, sent = round_trips(lookup)
+    assert status == 200 and [c.split()[0] for c in sent] == ["EVALSHA"], sent
+    assert "claim-guesses" not in sent[0]
+    # A claim reserves a guess (one call); not being a guess, it gives it back on the next call.
+    status, sent = round_trips(lambda: claim(client, public, code, "a@example.com").status_code)
+    assert status == 200 and [c.split()[0] for c in sent] == ["EVALSHA"], sent
+    assert sent[0].count("claim-guesses") == 1
+    status, sent = round_trips(lookup)
+    assert status == 200 and [c.split()[0] for c in sent] == ["EVALSHA"], sent
+    assert sent[0].count("claim-guesses") == 1  # the claim's reservation, given back
+    status, sent = round_trips(lambda: claim(client, public, "nope").status_code)
+    assert status == 404 and [c.split()[0] for c in sent] == ["EVALSHA"], sent
 
     names = [name.decode() for name in watcher.scan_iter(match=f"\\{{{prefix}\\}}:*", count=1000)]
     keys = f"p{project.id}.sk", f"p{project.id}.pk"
@@ -306,8 +312,27 @@ def test_one_redis_round_trip_per_request_and_counters_named_by_key_rows(limited
     )
     assert names and all(pattern.fullmatch(name) for name in names), names
     assert {name.split(":")[2].split("|")[-1] for name in names} >= set(keys)
-    secrets_ = (secret["Authorization"][7:], public["Authorization"][7:])
-    for value in (*secrets_, *(digest(key) for key in secrets_)):
+    raw_keys = (secret["Authorization"][7:], public["Authorization"][7:])
+    for value in (*raw_keys, *(digest(key) for key in raw_keys)):
         assert not any(value[:16] in name for name in names)
+    # Only the guess kept its reservation.
+    (guesses,) = [name for name in names if "claim-guesses" in name]
+    assert watcher.get(guesses) == b"1"
     watcher.delete(*names)
+    watcher.close()
+
+
+def test_a_give_back_no_request_carries_is_sent_by_the_process_soon_after(limited, secret, public):
+    url = redis_url_or_skip()
+    prefix = f"codes-test-{uuid.uuid4().hex}"
+    client = limited(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix, RATELIMIT_GIVE_BACK_SECONDS=0.05)
+    code = make_code(client, secret, allowedClaims=10)
+    watcher = redis.Redis.from_url(url)
+    assert claim(client, public, code).status_code == 200
+    (guesses,) = watcher.keys(f"\\{{{prefix}\\}}:claim-guesses:*")
+    deadline = time.monotonic() + 5
+    while watcher.get(guesses) != b"0" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert watcher.get(guesses) == b"0"
+    watcher.delete(*watcher.keys(f"\\{{{prefix}\\}}:*"))
     watcher.close()

@@ -3,8 +3,12 @@
 One gunicorn per database serves every browser test (``site``), with PUBLIC_URL set to its own
 address as ``make run`` does, the real rate limits (loose, but for anti-guessing, which a test
 trips) and their counters in Redis shared by its two workers; without Redis it runs one worker,
-whose memory counters are exact too. Pages that embed the widget are served from two more
-loopback origins (``hosts``): one the project allows, one it does not.
+whose memory counters are exact too. Counters name a project by its row id, and SQLite gives the
+next test's project the id of the last one, so each test starts with no counters: the site's
+keys are deleted from Redis after each test (without Redis, the one worker is restarted).
+
+Pages that embed the widget are served from two more loopback origins (``hosts``): one the
+project allows, one it does not.
 
 Chromium missing: these tests skip on a laptop and fail under CI (``CI=true``), as PostgreSQL's
 do; ``.ci/run`` installs it. ``apt-get install -y chromium`` (Debian) provides it.
@@ -90,11 +94,28 @@ def page(context):
 # --- the service --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Site:
     url: str
     env: dict[str, str]
     mail_dir: Path
+    server: Gunicorn
+    redis_url: str | None
+    counters_prefix: str
+
+    def forget_counters(self) -> None:
+        """No rate limit counter left from one test to the next."""
+        if self.redis_url is None:
+            self.server.stop()
+            self.server.start()
+            return
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        names = list(client.scan_iter(match=f"\\{{{self.counters_prefix}\\}}:*", count=1000))
+        if names:
+            client.delete(*names)
+        client.close()
 
     def api(self, method: str, path: str, key: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {key}"}
@@ -142,13 +163,14 @@ def site(database, tmp_path_factory) -> Iterator[Site]:
     url = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("site")
     redis_url = _redis_url()
+    prefix = f"codes-browser-{uuid.uuid4().hex}"
     env = subprocess_env(
         DATABASE_URL=database.url,
         INSTANCE_DIR=str(instance),
         MAIL_DIR=str(instance / "mail"),
         PUBLIC_URL=url,
         REDIS_URL=redis_url or "",
-        BROWSER_TESTS_RATELIMIT_PREFIX=f"codes-browser-{uuid.uuid4().hex}",
+        BROWSER_TESTS_RATELIMIT_PREFIX=prefix,
         **LIMITS,
     )
     for name in ("SMTP_HOST", "SECRET_KEY", "TRUSTED_PROXIES", "RATELIMIT_ENABLED", "GUNICORN_CMD_ARGS"):
@@ -159,7 +181,17 @@ def site(database, tmp_path_factory) -> Iterator[Site]:
         env=env, log_path=instance / "gunicorn.log", args=args, port=port, app="tests.browser.served:app"
     )
     with server:
-        yield Site(url, env, instance / "mail")
+        site = Site(url, env, instance / "mail", server, redis_url, prefix)
+        yield site
+        if redis_url:
+            site.forget_counters()
+
+
+@pytest.fixture(autouse=True)
+def _no_counters_from_earlier_tests(request):
+    yield
+    if "site" in request.fixturenames:
+        request.getfixturevalue("site").forget_counters()
 
 
 # --- other origins, for the widget ---------------------------------------------------------------
