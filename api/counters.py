@@ -1,30 +1,36 @@
 """Rate limit counters: every counter a request touches, checked and counted in one step.
 
-:meth:`Counters.hit` takes all the counters that apply to a request and, atomically, either counts
-the request in every one of them or (when one is full) in none and names the full one. In Redis
-that is one server-side Lua script, so one round trip whatever the number of limits; in memory it
-is the same logic under a lock. :meth:`Counters.give_back` takes one count back from counters a
-request reserved and no longer needs (api.limits: a claim that turned out not to be a guess). In
-Redis that costs the request no round trip of its own: the names wait in the process and ride on
-its next script call (the script gives them back before it checks anything), or, when no request
-comes within ``give_back_seconds``, a background thread of the process sends them. Until then the
-counter counts one more than it should: a late give-back can only make a limit stricter, never
-let a request through.
+:meth:`hit` takes all the counters that apply to a request and, atomically, either counts the
+request in every one of them or (when one is full) in none and names the full one. In Redis that
+is one server-side Lua script, so one round trip whatever the number of limits; in memory it is
+the same logic under a lock. The answer carries each counter's count and the end of its window,
+all the rate limit headers need.
 
-Windows are fixed and aligned on the clock (a minute window runs from :00 to :59), so a counter's
-name says which window it counts and a count given back always lands in the window it was taken
-from. Names are built by api.limits and never contain a key or its digest.
+Windows are fixed: a counter's window starts with the first request it counts and lasts the
+limit's period (then the counter expires and the next request starts a new one). Each window gets
+a random token when it starts.
 
-Redis Cluster: a script may only touch keys of one hash slot, so every counter name starts with
-the same hash tag, ``{<prefix>}``. All of the deployment's counters then live on one shard: a
-counter is a few bytes that expires with its window, and one Redis node runs well over 100,000
-such scripts a second, far more than the API processes in front of it can ask for.
+:meth:`give_back` takes back one count from counters a request reserved and no longer needs
+(api.limits: a claim that turned out not to be a guess), only if the window it was counted in is
+still the current one (the token matches), so a late give-back never lowers the count of a newer
+window. In Redis it costs the request no round trip of its own: the give-backs wait in the
+process and ride on its next script call (the script applies them before it checks anything), or,
+when no request comes within ``give_back_seconds``, a background thread of the process sends them.
+Until then the counter counts one more than it should: a late give-back can only make a limit
+stricter, never let a request through.
+
+Names are built by api.limits and never contain a key or its digest. Redis Cluster: a script may
+only touch keys of one hash slot, so every counter name starts with the same hash tag,
+``{<prefix>}``, and all of a deployment's counters live on one shard. A counter is a small hash
+that expires with its window, and one Redis node runs well over 100,000 such scripts a second,
+far more than the API processes in front of it can ask for.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -37,56 +43,81 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Counter:
-    """One counter of the current window: its name, the most it may reach, when it resets."""
+    """One counter: its name, the most it may count in a window, the window's length."""
 
     name: str
     amount: int
     window_seconds: int
-    reset_at: int  # Unix time at which this window ends
 
-    @classmethod
-    def of(cls, name: str, amount: int, window_seconds: int, now: float) -> Counter:
-        window = int(now // window_seconds)
-        return cls(
-            f"{name}:{window_seconds}s:{window}", amount, window_seconds, (window + 1) * window_seconds
-        )
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A counter after this request: its count, when its window ends (Unix time), the window."""
+
+    value: int
+    reset_at: float
+    window: str
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """``counts``: each counter after this request (when allowed); ``refused``: the full one."""
+    """``counts``: each counter after the request (when counted); ``refused``: the full counter,
+    ``reset_at``: when its window ends."""
 
-    counts: tuple[int, ...] = ()
+    counts: tuple[Count, ...] = ()
     refused: int | None = None
+    reset_at: float = 0.0
 
 
+# A counter is a hash: "n", the count; "w", its window's token; it expires with its window.
 # KEYS[1..n]: the request's counters; KEYS[n+1..]: counters to give one count back first.
-# ARGV[1]: n; ARGV[1+i]: counter i's amount; ARGV[1+n+i]: milliseconds until its window ends.
-# Returns {0, count_1, ..., count_n} when counted, {i} when counter i is full (nothing counted).
-_HIT = """
+# ARGV[1]: n; ARGV[2]: the token of a window this call starts; ARGV[2+i]: counter i's amount;
+# ARGV[2+n+i]: its window in milliseconds; ARGV[2+2n+j]: the window token of give-back j.
+# Returns {0, count_1, pttl_1, token_1, ...} when counted, {i, pttl_i} when counter i is full.
+_GIVE_BACK_LOOP = """
+for j = first, #KEYS do
+  if redis.call('HGET', KEYS[j], 'w') == ARGV[offset + j] then
+    redis.call('HINCRBY', KEYS[j], 'n', -1)
+  end
+end
+"""
+_HIT = (
+    """
 local n = tonumber(ARGV[1])
-for i = n + 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
-end
-for i = 1, n do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count >= tonumber(ARGV[1 + i]) then return {i} end
-end
-local counts = {0}
-for i = 1, n do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1 + n + i]) end
-  counts[i + 1] = count
-end
-return counts
+local first, offset = n + 1, n + 2
 """
-# KEYS: counters to give one count back (a counter whose window ended is gone and stays gone).
-_GIVE_BACK = """
-for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
+    + _GIVE_BACK_LOOP
+    + """
+for i = 1, n do
+  local count = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
+  if count >= tonumber(ARGV[2 + i]) then return {i, redis.call('PTTL', KEYS[i])} end
 end
-return 0
+local out = {0}
+for i = 1, n do
+  local count, ttl, token
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    count, ttl, token = 1, tonumber(ARGV[2 + n + i]), ARGV[2]
+    redis.call('HSET', KEYS[i], 'n', 1, 'w', token)
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  else
+    count = redis.call('HINCRBY', KEYS[i], 'n', 1)
+    ttl = redis.call('PTTL', KEYS[i])
+    token = redis.call('HGET', KEYS[i], 'w')
+  end
+  local at = #out
+  out[at + 1] = count
+  out[at + 2] = ttl
+  out[at + 3] = token
+end
+return out
 """
+)
+# KEYS: counters to give one count back; ARGV: the window token of each.
+_GIVE_BACK = "local first, offset = 1, 0\n" + _GIVE_BACK_LOOP + "return 0\n"
+
+
+def _token() -> str:
+    return secrets.token_hex(6)
 
 
 class MemoryCounters:
@@ -94,7 +125,7 @@ class MemoryCounters:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[str, tuple[int, float]] = {}  # name -> (count, window end)
+        self._counts: dict[str, list] = {}  # name -> [count, window end, window token]
         self._next_sweep = 0.0
 
     def hit(self, counters: Sequence[Counter]) -> Outcome:
@@ -103,20 +134,28 @@ class MemoryCounters:
             if now >= self._next_sweep:
                 self._counts = {name: value for name, value in self._counts.items() if value[1] > now}
                 self._next_sweep = now + 60
-            current = [self._counts.get(counter.name, (0, 0.0))[0] for counter in counters]
-            for index, (counter, count) in enumerate(zip(counters, current, strict=True)):
-                if count >= counter.amount:
-                    return Outcome(refused=index)
-            for counter, count in zip(counters, current, strict=True):
-                self._counts[counter.name] = (count + 1, counter.reset_at)
-            return Outcome(counts=tuple(count + 1 for count in current))
+            current = []
+            for index, counter in enumerate(counters):
+                entry = self._counts.get(counter.name)
+                if entry is None or entry[1] <= now:
+                    entry = [0, now + counter.window_seconds, None]
+                if entry[0] >= counter.amount:
+                    return Outcome(refused=index, reset_at=entry[1])
+                current.append(entry)
+            token = _token()
+            for counter, entry in zip(counters, current, strict=True):
+                entry[0] += 1
+                entry[2] = entry[2] or token
+                self._counts[counter.name] = entry
+            return Outcome(counts=tuple(Count(entry[0], entry[1], entry[2]) for entry in current))
 
-    def give_back(self, counters: Sequence[Counter]) -> None:
+    def give_back(self, counted: Sequence[tuple[str, str]]) -> None:
+        """One count back from each (counter name, window token), if that window is current."""
         with self._lock:
-            for counter in counters:
-                count, ends = self._counts.get(counter.name, (0, 0.0))
-                if count > 0:
-                    self._counts[counter.name] = (count - 1, ends)
+            for name, window in counted:
+                entry = self._counts.get(name)
+                if entry is not None and entry[2] == window and entry[0] > 0:
+                    entry[0] -= 1
 
 
 class RedisCounters:
@@ -139,7 +178,7 @@ class RedisCounters:
         self._backoff = retry_seconds
         self._down_until = 0.0
         self.give_back_seconds = give_back_seconds
-        self._returns: list[str] = []  # counter names waiting to be given one count back
+        self._returns: list[tuple[str, str]] = []  # (name, window) waiting to be given back
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._sender_pid = 0  # the process whose thread sends the give-backs (none after a fork)
@@ -147,34 +186,43 @@ class RedisCounters:
     def hit(self, counters: Sequence[Counter]) -> Outcome:
         if time.monotonic() < self._down_until:
             return self.fallback.hit(counters)
-        now_ms = time.time() * 1000
-        args = [len(counters), *(c.amount for c in counters)]
-        args += [max(int(c.reset_at * 1000 - now_ms), 1) for c in counters]
+        returns = self._take_returns()
+        keys = [c.name for c in counters] + [name for name, _ in returns]
+        args = [len(counters), _token(), *(c.amount for c in counters)]
+        args += [c.window_seconds * 1000 for c in counters]
+        args += [window for _, window in returns]
         try:
-            result = self._hit(keys=[c.name for c in counters] + self._take_returns(), args=args)
+            result = self._hit(keys=keys, args=args)
         except redis.RedisError as exc:
             self._went_down(exc)
             return self.fallback.hit(counters)
         self._backoff = self._retry_seconds
+        now = time.time()
         if result[0]:
-            return Outcome(refused=int(result[0]) - 1)
-        return Outcome(counts=tuple(int(count) for count in result[1:]))
+            return Outcome(refused=int(result[0]) - 1, reset_at=now + max(int(result[1]), 0) / 1000)
+        return Outcome(
+            counts=tuple(
+                Count(int(result[i]), now + int(result[i + 1]) / 1000, result[i + 2].decode())
+                for i in range(1, len(result), 3)
+            )
+        )
 
-    def give_back(self, counters: Sequence[Counter]) -> None:
+    def give_back(self, counted: Sequence[tuple[str, str]]) -> None:
+        """Queue one count back for each (counter name, window token); see the module's doc."""
         if time.monotonic() < self._down_until:
-            self.fallback.give_back(counters)
+            self.fallback.give_back(counted)
             return
         with self._lock:
-            self._returns.extend(c.name for c in counters)
+            self._returns.extend(counted)
             if self._sender_pid != os.getpid():
                 self._sender_pid = os.getpid()
                 threading.Thread(target=self._send_returns, name="rate-limit-give-back", daemon=True).start()
         self._wake.set()
 
-    def _take_returns(self) -> list[str]:
+    def _take_returns(self) -> list[tuple[str, str]]:
         with self._lock:
-            names, self._returns = self._returns, []
-        return names
+            returns, self._returns = self._returns, []
+        return returns
 
     def _send_returns(self) -> None:
         """The background thread: give-backs that no request carried within give_back_seconds."""
@@ -182,10 +230,10 @@ class RedisCounters:
             self._wake.wait()
             time.sleep(self.give_back_seconds)
             self._wake.clear()
-            names = self._take_returns()
-            if names:
+            returns = self._take_returns()
+            if returns:
                 try:
-                    self._give_back(keys=names)
+                    self._give_back(keys=[name for name, _ in returns], args=[w for _, w in returns])
                 except redis.RedisError as exc:
                     self._went_down(exc)
 

@@ -19,8 +19,8 @@ simultaneous guesses get at most the limit's worth of ``code_not_found``, and a 
 about whether a code exists. The price: an address may have at most that many claims to one
 project in flight at once (or given back in the last few milliseconds).
 
-Counters are named ``{<prefix>}:<scope>:<who>:<window>s:<window number>``, where who is the
-client IP, a key by its row (``p<project id>.pk`` or ``.sk``), or both: never a key or its digest.
+Counters are named ``{<prefix>}:<scope>:<who>:<window>s``, where who is the client IP, a key by
+its row (``p<project id>.pk`` or ``.sk``), or both: never a key or its digest.
 Every name carries the same hash tag, so one script is valid on Redis Cluster (api.counters).
 
 The client IP is the connecting address, or, with ``TRUSTED_PROXIES=n``, what the n proxies in
@@ -49,7 +49,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import endpoints
 from api.auth import bearer_key
-from api.counters import Counter, Counters, counters_for
+from api.counters import Count, Counter, Counters, counters_for
 from api.errors import HTTP_ERRORS, ApiError
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py); nor are static
@@ -161,8 +161,9 @@ class _Counted:
 
     counters: list[Counter]
     items: list[tuple[LimitRule, RateLimitItem]]
-    counts: tuple[int, ...] = ()
+    counts: tuple[Count, ...] = ()
     refused: int | None = None
+    reset_at: float = 0.0
 
 
 def _check() -> None:
@@ -176,7 +177,6 @@ def _check() -> None:
     is_claim = is_post and (endpoint == endpoints.CLAIM or claim_form is not None)
     ip = client_ip()
     key = _request_key(claim_form) if endpoint is not None else ""
-    now = time.time()
     counted = _Counted([], [])
     for rule, items in policy.rules:
         if rule.endpoint == endpoints.CLAIM:
@@ -191,19 +191,23 @@ def _check() -> None:
         else:
             who = key if rule.counts == BY_KEY else f"{ip}|{key}"
         for item in items:
-            name = f"{policy.tag}:{rule.scope}:{who}"
-            counted.counters.append(Counter.of(name, item.amount, item.get_expiry(), now))
+            seconds = item.get_expiry()
+            name = f"{policy.tag}:{rule.scope}:{who}:{seconds}s"
+            counted.counters.append(Counter(name, item.amount, seconds))
             counted.items.append((rule, item))
     if not counted.counters:
         return
     outcome = policy.counters.hit(counted.counters)
-    counted.counts, counted.refused = outcome.counts, outcome.refused
+    counted.counts, counted.refused, counted.reset_at = outcome.counts, outcome.refused, outcome.reset_at
     g.codes_counted = counted
     if outcome.refused is not None:
         rule, item = counted.items[outcome.refused]
-        reset_at = counted.counters[outcome.refused].reset_at
         message = rule.message or f"Too many requests: at most {item}. Try again later."
-        raise RateLimited(message, max(math.ceil(reset_at - time.time()), 1))
+        raise RateLimited(message, _seconds_until(outcome.reset_at))
+
+
+def _seconds_until(moment: float) -> int:
+    return max(math.ceil(moment - time.time()), 1)
 
 
 def _finish(response: Response) -> Response:
@@ -212,29 +216,26 @@ def _finish(response: Response) -> Response:
     if counted is None:
         return response
     if counted.refused is not None:
-        shown = counted.refused
-        remaining = 0
+        amount, remaining, reset_at = counted.counters[counted.refused].amount, 0, counted.reset_at
     else:
-        reserved = [c for c, (rule, _) in zip(counted.counters, counted.items, strict=True) if rule.guesses]
+        rows = list(zip(counted.counters, counted.counts, counted.items, strict=True))
+        reserved = [(counter.name, count.window) for counter, count, (rule, _) in rows if rule.guesses]
         if reserved and not is_code_guess(response):
             current_app.extensions[STATE].counters.give_back(reserved)
         # The limit closest to refusing this client (guesses aside: they are given back).
         candidates = [
-            (counter.amount - count, counter.amount, index)
-            for index, (counter, count, (rule, _)) in enumerate(
-                zip(counted.counters, counted.counts, counted.items, strict=True)
-            )
+            (counter.amount - count.value, counter.amount, count.reset_at)
+            for counter, count, (rule, _) in rows
             if not rule.guesses
         ]
         if not candidates:
             return response
-        remaining, _, shown = min(candidates)
-    counter = counted.counters[shown]
-    response.headers["X-RateLimit-Limit"] = str(counter.amount)
+        remaining, amount, reset_at = min(candidates)
+    response.headers["X-RateLimit-Limit"] = str(amount)
     response.headers["X-RateLimit-Remaining"] = str(max(remaining, 0))
-    response.headers["X-RateLimit-Reset"] = str(counter.reset_at)
+    response.headers["X-RateLimit-Reset"] = str(math.ceil(reset_at))
     if response.status_code == 429:
-        response.headers["Retry-After"] = str(max(math.ceil(counter.reset_at - time.time()), 1))
+        response.headers["Retry-After"] = str(_seconds_until(reset_at))
     return response
 
 

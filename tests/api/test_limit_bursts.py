@@ -19,7 +19,6 @@ import json
 import re
 import shlex
 import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -123,13 +122,6 @@ def at_once(calls) -> list:
     return results
 
 
-def in_one_window() -> None:
-    """Windows are aligned on the minute: a burst must not straddle two of them."""
-    left = 60 - time.time() % 60
-    if left < 8:
-        time.sleep(left + 0.2)
-
-
 def generate(server: Gunicorn, secret_key: str, **body) -> str:
     headers = {"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"}
     body = json.dumps({"amount": 1, **body}).encode()
@@ -150,7 +142,6 @@ def test_fifty_simultaneous_wrong_guesses_get_ten_answers(server, engine, make_p
     project = make_project(f"guess-{uuid.uuid4().hex[:6]}")
     real = generate(server, project.keys.secret_key)
     address = next(_addresses)
-    in_one_window()
 
     results = at_once(
         [
@@ -173,7 +164,6 @@ def test_seventy_simultaneous_claims_from_one_address_let_thirty_through(server,
     project = make_project(f"claims-{uuid.uuid4().hex[:6]}")
     code = generate(server, project.keys.secret_key, allowedClaims=1000)
     address = next(_addresses)
-    in_one_window()
 
     results = at_once(
         [
@@ -207,7 +197,6 @@ def test_simultaneous_wrong_guesses_on_the_claim_page_get_ten_answers(server, en
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.read().decode()).group(1)
     conn.close()
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
-    in_one_window()
 
     results = at_once(
         [
