@@ -150,7 +150,8 @@ def _request_key(claim_form: Callable[[], str] | None) -> str:
 class _Policy:
     """The rules with their parsed limits, and where they are counted."""
 
-    rules: tuple[tuple[LimitRule, tuple[RateLimitItem, ...]], ...]
+    # Each rule, the start of its counters' names, and its limits with the end of their names.
+    rules: tuple[tuple[LimitRule, str, tuple[tuple[RateLimitItem, str], ...]], ...]
     counters: Counters
     tag: str  # "{prefix}": the hash tag every counter name starts with
 
@@ -178,7 +179,7 @@ def _check() -> None:
     ip = client_ip()
     key = _request_key(claim_form) if endpoint is not None else ""
     counted = _Counted([], [])
-    for rule, items in policy.rules:
+    for rule, head, items in policy.rules:
         if rule.endpoint == endpoints.CLAIM:
             if not is_claim:
                 continue
@@ -190,10 +191,8 @@ def _check() -> None:
             continue
         else:
             who = key if rule.counts == BY_KEY else f"{ip}|{key}"
-        for item in items:
-            seconds = item.get_expiry()
-            name = f"{policy.tag}:{rule.scope}:{who}:{seconds}s"
-            counted.counters.append(Counter(name, item.amount, seconds))
+        for item, tail in items:
+            counted.counters.append(Counter(head + who + tail, item.amount, item.get_expiry()))
             counted.items.append((rule, item))
     if not counted.counters:
         return
@@ -263,11 +262,19 @@ def init_app(app: Flask) -> None:
     redis_url = app.config.setdefault("REDIS_URL", settings.redis_url)
     prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "codes"
     give_back_seconds = float(app.config.get("RATELIMIT_GIVE_BACK_SECONDS", 0.02))
+    tag = "{" + prefix.replace("{", "").replace("}", "") + "}"
     app.extensions[STATE] = _Policy(
-        rules=tuple((rule, tuple(parse_many(values[rule.setting]))) for rule in RULES),
+        rules=tuple(
+            (
+                rule,
+                f"{tag}:{rule.scope}:",
+                tuple((item, f":{item.get_expiry()}s") for item in parse_many(values[rule.setting])),
+            )
+            for rule in RULES
+        ),
         # RATELIMIT_GIVE_BACK_SECONDS (app config only, for tests): see api.counters.
         counters=counters_for(redis_url, give_back_seconds=give_back_seconds),
-        tag="{" + prefix.replace("{", "").replace("}", "") + "}",
+        tag=tag,
     )
     app.before_request(_check)
     app.after_request(_finish)
