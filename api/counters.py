@@ -89,21 +89,23 @@ local first, offset = n + 1, n + 2
 """
     + _GIVE_BACK_LOOP
     + """
+local windows = {}
 for i = 1, n do
-  local count = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
-  if count >= tonumber(ARGV[2 + i]) then return i .. ' ' .. redis.call('PTTL', KEYS[i]) end
+  local current = redis.call('HMGET', KEYS[i], 'n', 'w')
+  if tonumber(current[1] or '0') >= tonumber(ARGV[2 + i]) then
+    return i .. ' ' .. redis.call('PTTL', KEYS[i])
+  end
+  windows[i] = current[2]
 end
 local out = {0}
 for i = 1, n do
   local count, ttl, token
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+  if windows[i] then
+    count, ttl, token = redis.call('HINCRBY', KEYS[i], 'n', 1), redis.call('PTTL', KEYS[i]), windows[i]
+  else
     count, ttl, token = 1, tonumber(ARGV[2 + n + i]), ARGV[2]
     redis.call('HSET', KEYS[i], 'n', 1, 'w', token)
     redis.call('PEXPIRE', KEYS[i], ttl)
-  else
-    count = redis.call('HINCRBY', KEYS[i], 'n', 1)
-    ttl = redis.call('PTTL', KEYS[i])
-    token = redis.call('HGET', KEYS[i], 'w')
   end
   local at = #out
   out[at + 1] = count
