@@ -1,10 +1,11 @@
 """The proxy of docker-compose.yml (docker/nginx/templates/default.conf.template), run with Debian's
 nginx in front of a real gunicorn started as the image starts it (gunicorn.conf.py,
 TRUSTED_PROXIES=1): slow clients cost the API nothing, the proxy's own refusals are our JSON error
-shape with an X-Request-ID, gunicorn's HTML errors never reach a client, and the API counts the
-client's address, not the proxy's.
+shape with an X-Request-ID, gunicorn's HTML answers to long lines never reach a client, and the
+API counts the client's address, not the proxy's.
 
-One nginx and one gunicorn for the module, on SQLite: nothing here is about the database.
+One nginx and one gunicorn for the module, on SQLite: nothing here is about the database. Clients
+connect from several loopback addresses (127.0.x.y), which Linux routes to lo.
 """
 
 from __future__ import annotations
@@ -73,14 +74,20 @@ def stack(tmp_path_factory):
             yield Stack(nginx, gunicorn, keys.public_key, code_value)
 
 
-def claim(url: str, stack: Stack, email: str, **kwargs) -> requests.Response:
+def claim(stack: Stack, email: str) -> requests.Response:
+    """A claim of the module's code through the proxy."""
     return requests.post(
-        url + "/codes/claim",
+        stack.nginx.url + "/codes/claim",
         json={"code": stack.code, "email": email},
-        headers={"Authorization": f"Bearer {stack.public_key}", **kwargs.pop("headers", {})},
-        timeout=kwargs.pop("timeout", 10),
-        **kwargs,
+        headers={"Authorization": f"Bearer {stack.public_key}"},
+        timeout=10,
     )
+
+
+def post_claim_body(stack: Stack, data, **headers: str) -> requests.Response:
+    """POST raw ``data`` (bytes, or an iterable of bytes: sent chunked) to the claim route."""
+    headers = {"Authorization": f"Bearer {stack.public_key}", "Content-Type": "application/json", **headers}
+    return requests.post(stack.nginx.url + "/codes/claim", data=data, headers=headers, timeout=30)
 
 
 def assert_error_shape(response: requests.Response, status: int, error: str) -> dict:
@@ -177,7 +184,7 @@ def test_with_100_slow_clients_held_open_healthz_and_a_claim_answer_within_a_sec
             elapsed, response = timed(lambda: requests.get(stack.nginx.url + "/healthz", timeout=5))
             assert response.status_code == 200
             timings.append(elapsed)
-            elapsed, response = timed(lambda n=n: claim(stack.nginx.url, stack, f"slow{n}@example.com"))
+            elapsed, response = timed(lambda n=n: claim(stack, f"slow{n}@example.com"))
             assert response.status_code == 200, response.text
             timings.append(elapsed)
         # Still held open, none answered: the probes went through beside them, not after them.
@@ -224,26 +231,21 @@ def test_too_many_requests_at_once_from_one_address_get_429_from_the_proxy(stack
 
 
 def test_a_body_over_max_content_length_is_413_json_from_the_proxy(stack):
-    response = claim(stack.nginx.url, stack, "big@example.com", data=b" " * (MAX_BODY + 1))
+    response = post_claim_body(stack, b" " * (MAX_BODY + 1))
     assert_error_shape(response, 413, "payload_too_large")
     assert GENERATED_ID.fullmatch(response.headers["X-Request-ID"])
 
 
 def test_a_chunked_body_over_max_content_length_is_413_json_from_the_proxy(stack):
     chunks = (b" " * 65536 for _ in range(MAX_BODY // 65536 + 1))
-    response = claim(stack.nginx.url, stack, "big@example.com", data=chunks, headers={"X-Request-ID": "id-1"})
+    response = post_claim_body(stack, chunks, **{"X-Request-ID": "id-1"})
     assert_error_shape(response, 413, "payload_too_large")
     assert response.headers["X-Request-ID"] == "id-1"
 
 
 def test_a_body_of_max_content_length_reaches_the_api(stack):
     body = json.dumps({"code": stack.code, "email": "padded@example.com"}).encode()
-    response = requests.post(
-        stack.nginx.url + "/codes/claim",
-        data=body + b" " * (MAX_BODY - len(body)),
-        headers={"Authorization": f"Bearer {stack.public_key}", "Content-Type": "application/json"},
-        timeout=10,
-    )
+    response = post_claim_body(stack, body + b" " * (MAX_BODY - len(body)))
     assert response.status_code == 200, response.text
 
 
