@@ -100,6 +100,18 @@ def assert_error_shape(response: requests.Response, status: int, error: str) -> 
     return body
 
 
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one answer, its body read to its Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or pytest.fail(f"closed after {data!r}")
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"\r\nContent-Length: (\d+)", head)[1])
+    while len(body) < length:
+        body += sock.recv(65536) or pytest.fail(f"closed after {data + body!r}")
+    return head, body
+
+
 # --- slow clients -----------------------------------------------------------------------------
 
 
@@ -215,13 +227,12 @@ def test_too_many_requests_at_once_from_one_address_get_429_from_the_proxy(stack
             sockets.append(sock)
         time.sleep(0.5)
         answered, _, _ = select.select(sockets, [], [], 0.5)
-        refused = [sock.recv(4096) for sock in answered]
+        refused = [read_answer(sock) for sock in answered]
     finally:
         for sock in sockets:
             sock.close()
     assert len(refused) == 25 - 20  # limit_conn: 20 requests in progress per address
-    for answer in refused:
-        head_bytes, _, body = answer.partition(b"\r\n\r\n")
+    for head_bytes, body in refused:
         assert head_bytes.startswith(b"HTTP/1.1 429 ")
         assert b"\r\nX-Request-ID: " in head_bytes and b"\r\nContent-Type: application/json" in head_bytes
         assert json.loads(body)["error"] == "too_many_connections"
@@ -301,8 +312,7 @@ def test_a_header_line_over_4k_is_400_json_from_the_proxy(stack):
 def test_a_malformed_request_gets_json_from_the_proxy(stack, request_bytes, status, error):
     with socket.create_connection(("127.0.0.1", stack.nginx.port), timeout=10) as sock:
         sock.sendall(request_bytes)
-        answer = sock.recv(65536)
-    head_bytes, _, body = answer.partition(b"\r\n\r\n")
+        head_bytes, body = read_answer(sock)
     assert head_bytes.startswith(b"HTTP/1.1 %d " % status) and b"\r\nX-Request-ID: " in head_bytes
     assert json.loads(body)["error"] == error
 
