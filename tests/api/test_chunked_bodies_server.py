@@ -1,7 +1,7 @@
 """Bodies sent with ``Transfer-Encoding: chunked`` obey MAX_CONTENT_LENGTH, through a real gunicorn
 (which de-chunks them): one byte over is 413 in our error shape with nothing written, the limit
-itself is served. Padding is JSON whitespace after a valid body, so a body cut at the limit would
-still parse and create a code."""
+itself is served, a malformed chunk is 400. Padding is JSON whitespace after a valid body, so a
+body cut at the limit would still parse and create a code."""
 
 from __future__ import annotations
 
@@ -20,18 +20,11 @@ LIMIT = Settings.from_env({}).max_content_length
 GENERATE_ONE = b'{"amount": 1}'
 
 
-def post_chunked(server, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, dict]:
-    """POST ``body`` in 64 KiB chunks on a raw socket; (status, headers, JSON body) of the answer."""
-    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Transfer-Encoding: chunked"]
-    head += [f"{name}: {value}" for name, value in headers.items()]
-    head += ["Content-Type: application/json", "Connection: close"]
+def exchange(server, request: bytes) -> tuple[int, dict, dict]:
+    """Send raw ``request`` on a new connection; (status, headers, JSON body) of the answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
         try:
-            for start in range(0, len(body), 65536):
-                chunk = body[start : start + 65536]
-                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            sock.sendall(b"0\r\n\r\n")
+            sock.sendall(request)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered before taking it all: read what it said
         answer = b""
@@ -43,6 +36,22 @@ def post_chunked(server, path: str, body: bytes, headers: dict[str, str]) -> tup
     if response_headers.get("transfer-encoding") == "chunked":
         payload = dechunk(payload)
     return int(status_line.split()[1]), response_headers, json.loads(payload)
+
+
+def chunked_request(server, path: str, chunked_body: bytes, headers: dict[str, str]) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Transfer-Encoding: chunked"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    head += ["Content-Type: application/json", "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + chunked_body
+
+
+def post_chunked(server, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, dict]:
+    """POST ``body`` in 64 KiB chunks; (status, headers, JSON body) of the answer."""
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[start : start + 65536]), body[start : start + 65536])
+        for start in range(0, len(body), 65536)
+    )
+    return exchange(server, chunked_request(server, path, chunks + b"0\r\n\r\n", headers))
 
 
 def dechunk(data: bytes) -> bytes:
@@ -85,3 +94,11 @@ def test_a_chunked_body_at_the_limit_is_served(live_server, project, engine):
     status, _headers, body = post_chunked(live_server, "/codes/generate", padded(LIMIT), secret)
     assert status == 200, body
     assert len(body["data"]) == 1 and codes_in(engine) == 1
+
+
+def test_a_malformed_chunked_body_is_400_in_our_shape_and_writes_nothing(live_server, project, engine):
+    secret = {"Authorization": f"Bearer {project.keys.secret_key}"}
+    request = chunked_request(live_server, "/codes/generate", b"d\r\n" + GENERATE_ONE + b"\r\nzz\r\n", secret)
+    status, headers, body = exchange(live_server, request)
+    assert (status, body["error"]) == (400, "bad_request") and headers["x-request-id"]
+    assert codes_in(engine) == 0
