@@ -67,11 +67,10 @@ def server(request, database, tmp_path_factory):
     if request.param == "redis":
         url = redis_url_or_skip()
         prefix = f"codes-test-{uuid.uuid4().hex}"
-        env.update(REDIS_URL=url, PORT=str(port), WEB_CONCURRENCY="2", WEB_THREADS="4")
-        args, app = (
-            ("--config", "gunicorn.conf.py"),
-            f"api:create_app({{'RATELIMIT_KEY_PREFIX': {prefix!r}}})",
-        )
+        env.update(REDIS_URL=url, WEB_CONCURRENCY="2", WEB_THREADS="4")
+        # On loopback only (the file binds every interface, where another suite may hold the port).
+        args = ("--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}")
+        app = f"api:create_app({{'RATELIMIT_KEY_PREFIX': {prefix!r}}})"
     else:
         args, app = make_run_command(port)
         env.update(GUNICORN_CMD_ARGS="--workers 3", WEB_CONCURRENCY="3")
