@@ -162,14 +162,18 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
 
 
+# Row ids are positive 64-bit integers on both databases; a cursor past them is no position.
+_MAX_ROW_ID = 2**63 - 1
+
+
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if version != "v1":
+        if version != "v1" or not value.isascii() or not value.isdigit() or not 0 < int(value) <= _MAX_ROW_ID:
             raise ValueError
         return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeError):
         raise InvalidInput({"cursor": ["Not a valid cursor."]}) from None
 
 

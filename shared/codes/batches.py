@@ -95,8 +95,8 @@ def _decode(cursor: str, errors: dict[str, list[str]]) -> str | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, name = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
         if version == "b1" and name:
-            return name
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+            return normalize_batch(name)
+    except (ValueError, binascii.Error, UnicodeError, InvalidInput):
         pass
     errors["cursor"] = ["Not a valid cursor."]
     return None
