@@ -10,7 +10,7 @@ from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
-    from api import abuse, health, pages, request_id, swagger_ui
+    from api import abuse, health, pages, request_id, security_headers, swagger_ui
     from api.batches.resources import blp as batches_blp
     from api.claims.resources import blp as claims_blp
     from api.cli import register as register_cli
@@ -70,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (codes_blp, claims_blp, deliveries_blp, batches_blp, webhooks_blp, health.blp):
         api.register_blueprint(blueprint)
     request_id.init_app(app)
+    security_headers.init_app(app)  # nosniff everywhere, no-store where a secret is answered
     app.extensions["codes_api"] = api
 
     abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)
