@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     from api.deliveries.resources import blp as deliveries_blp
     from api.errors import register_error_handlers
     from api.extensions import Api, db, migrate
+    from api.json_body import MAX_JSON_DEPTH
     from api.limits import RateLimitDocPlugin
     from api.webhooks.resources import blp as webhooks_blp
 
@@ -39,7 +40,12 @@ def create_app(config: dict | None = None) -> Flask:
             "info": {
                 "description": "Promo and access codes: generate, claim, send and delete. "
                 "Authenticate with `Authorization: Bearer <key>`; the public "
-                "key (pk_) may only claim."
+                "key (pk_) may only claim.\n\n"
+                "Bodies are strict JSON, whatever their Content-Type: UTF-8, arrays and objects "
+                f"nested at most {MAX_JSON_DEPTH} deep, no member named twice, no NaN or Infinity "
+                "(400 `invalid_json` otherwise). No string may contain NUL or an unpaired "
+                "surrogate (422 naming the field). Timestamps are ISO 8601 between "
+                "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once converted to UTC (422 otherwise)."
             },
             "security": [{"bearerAuth": []}],
         },
