@@ -340,6 +340,22 @@ def test_no_input_gives_a_5xx_or_a_traceback(served):
                 headers={"Authorization": authorization.encode("latin-1")},
             )
 
+    # Idempotency keys and request ids that are none, with a valid body.
+    for index, header_value in enumerate(["", "x" * 300, "é" * 10, "a\tb", "\x7f", "../" * 20, "k" * 6000]):
+        for operation in operations:
+            body = _valid_value(spec, operation["body"]) if operation["body"] else None
+            corpus.send(
+                operation["method"],
+                corpus.fill_path(operation),
+                key=(keys.secret_key, keys.public_key)[index % 2],
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={
+                    "Idempotency-Key": header_value.encode("latin-1"),
+                    "X-Request-ID": header_value.encode("latin-1"),
+                },
+                destructive=operation["method"] == "DELETE" or operation["path"] == "/codes/delete",
+            )
+
     # The claim page: its form, its slug, its success page.
     for value in [v for v in NASTY_VALUES if isinstance(v, str)]:
         form = {"code": value, "email": "someone@example.com"}
