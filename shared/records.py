@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidCursor, InvalidInput
 
 T = TypeVar("T")
 
@@ -178,6 +178,11 @@ def decode_cursor(cursor: str) -> int:
 
 
 MAX_PAGE = 100
+
+
+def invalid_page_request(errors: dict[str, list[str]]) -> InvalidInput:
+    """The error for a page request's ``errors``: ``InvalidCursor`` when the cursor is among them."""
+    return InvalidCursor(errors) if "cursor" in errors else InvalidInput(errors)
 
 
 def page_start(limit: int, cursor: str | None, errors: dict[str, list[str]]) -> int | None:

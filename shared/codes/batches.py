@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shared.clock import utcnow
 from shared.errors import BatchNotFound, InvalidInput
 from shared.models import Code
-from shared.records import MAX_PAGE, BatchRecord, Page
+from shared.records import MAX_PAGE, BatchRecord, Page, invalid_page_request
 from shared.transactions import begin_read
 from shared.validation import normalize_batch
 
@@ -52,7 +52,7 @@ def list_batches(
         errors["limit"] = [f"Must be between 1 and {MAX_PAGE}."]
     after = _decode(cursor, errors) if cursor else None
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     query = select(*_counts(utcnow())).where(Code.project_id == project_id, Code.batch.is_not(None))
     if after is not None:
         query = query.where(Code.batch > after)
