@@ -129,3 +129,14 @@ def test_python_m_bot_sync_registers_the_tree_without_the_gateway(monkeypatch, t
     assert entry.main(["sync"]) == 0
     assert entry.main(["sync", "--guild", "42"]) == 0
     assert synced == [(None, ["claim", "codes"]), (42, ["claim", "codes"])]
+
+
+@pytest.mark.parametrize("typed", ["ID", "GUILD_ID", "12x", "0", "-5", str(2**63)])
+def test_python_m_bot_sync_says_what_a_server_id_is(typed, monkeypatch, capsys):
+    monkeypatch.setenv("DISCORD_TOKEN", "token-123")
+    with pytest.raises(SystemExit) as caught:
+        entry.main(["sync", "--guild", typed])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --guild: ID must be a number (the server's id: in Discord, turn on Developer Mode" in err
+    assert f"not {typed!r}." in err
