@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
 # Emails link to the claim pages at this address (docs/claim-page.md); set it to override.
-export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint format migrate clean
 

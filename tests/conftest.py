@@ -8,7 +8,9 @@ skipped on a laptop, and fails the run under CI (``CI=true``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +19,15 @@ import pytest
 from sqlalchemy import delete
 
 from shared import clock
+from shared.config import Settings
 from shared.db import Base, make_engine, make_sessionmaker
 from shared.projects import ProjectKeys, create_project
 from tests.empty_databases import BACKENDS, empty_database
+
+# The service reads its settings from the environment (PUBLIC_URL, REDIS_URL, ...). An operator's
+# shell or a Makefile that exports one must not change what the tests see: each test sets its own.
+for _setting in dataclasses.fields(Settings):
+    os.environ.pop(_setting.name.upper(), None)
 
 
 @dataclass(frozen=True)
