@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
+import aiohttp
 import discord
 
 from bot import create_bot
@@ -18,6 +20,13 @@ from shared.guilds import GUILD_ID_RULE, parse_guild_id
 from shared.logging import configure_logging
 
 log = logging.getLogger("bot")
+
+# One sentence instead of a traceback for the two ways a first start usually fails.
+WRONG_TOKEN = (
+    "Discord refused DISCORD_TOKEN (401: not a bot token, or reset since). Copy it again from the "
+    "developer portal: your application, Bot, Reset Token (docs/bot.md)."
+)
+UNREACHABLE = "Could not reach Discord: check this machine's network and DNS"
 
 
 async def run(settings: Settings) -> None:
@@ -68,13 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sync" and args.clear and args.guild is None:
         parser.error("--clear needs --guild.")
     configure_logging("bot", settings.log_level)  # JSON lines on stderr, redacted (shared.logging)
-    if args.command == "sync":
-        print(asyncio.run(sync_commands(settings, args.guild, clear=args.clear)))
-        return 0
     try:
-        asyncio.run(run(settings))
+        if args.command == "sync":
+            print(asyncio.run(sync_commands(settings, args.guild, clear=args.clear)))
+        else:
+            asyncio.run(run(settings))
     except KeyboardInterrupt:
         log.info("Stopped.")
+    except discord.LoginFailure:
+        print(WRONG_TOKEN, file=sys.stderr)
+        return 1
+    except aiohttp.ClientConnectionError as exc:
+        print(f"{UNREACHABLE} ({exc})", file=sys.stderr)
+        return 1
     return 0
 
 

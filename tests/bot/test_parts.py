@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import aiohttp
+import discord
 import pytest
 
 from bot import __main__ as entry
@@ -140,3 +142,25 @@ def test_python_m_bot_sync_says_what_a_server_id_is(typed, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "argument --guild: ID must be a number (the server's id: in Discord, turn on Developer Mode" in err
     assert f"not {typed!r}." in err
+
+
+@pytest.mark.parametrize(
+    ("failure", "sentence"),
+    [
+        (discord.LoginFailure("Improper token has been passed."), entry.WRONG_TOKEN),
+        (aiohttp.ClientConnectionError("Cannot connect to host discord.com:443"), entry.UNREACHABLE),
+    ],
+)
+def test_python_m_bot_sync_says_in_one_sentence_why_discord_could_not_be_used(
+    failure, sentence, monkeypatch, tmp_path, capsys
+):
+    async def login(self, token):
+        raise failure
+
+    monkeypatch.setattr(entry, "configure_logging", lambda *_args, **_kwargs: None)
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-token")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    monkeypatch.setattr(CodesBot, "login", login)
+    assert entry.main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(sentence) and "Traceback" not in err
