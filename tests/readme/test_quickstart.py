@@ -83,7 +83,7 @@ class MakeRun:
             return
         os.killpg(self.process.pid, signal.SIGINT)
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
