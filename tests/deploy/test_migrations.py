@@ -281,3 +281,16 @@ def test_upgrading_a_database_in_use_keeps_every_row(migrations_app):
                 for table in ("projects", "codes", "claims", "guilds")
             }
     assert counts == {"projects": 1, "codes": 1, "claims": 1, "guilds": 1}
+
+
+def test_the_type_index_built_ahead_by_hand_is_kept(migrations_app):
+    """docs/deploy.md: a large deployment builds ix_codes_project_id_type first (CONCURRENTLY on
+    PostgreSQL); the migration that adds it then finds it and carries on."""
+    _import_every_model()
+    with migrations_app.app_context():
+        flask_migrate.upgrade(revision="5e90eb7e9699")
+        with db.engine.begin() as connection:
+            connection.execute(text("CREATE INDEX ix_codes_project_id_type ON codes (project_id, type)"))
+        flask_migrate.upgrade()
+        assert current_revisions() == {_script().get_current_head()}
+        assert schema_differences() == []
