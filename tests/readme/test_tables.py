@@ -81,3 +81,32 @@ def test_the_cli_block_uses_this_projects_flask(app):
     for line in lines:
         words = line.split("#")[0].split()[3:]
         assert " ".join(words[:2]) in _our_commands(app) or words[0] in _our_commands(app), line
+
+
+def _env_example() -> dict[str, str]:
+    lines = (readme.ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
+
+
+def test_the_deploying_section_starts_the_mail_server_env_example_names():
+    import yaml
+
+    services = yaml.safe_load((readme.ROOT / "docker-compose.yml").read_text())["services"]
+    deploying = readme.text().split("## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    [up] = [line for line in deploying.splitlines() if line.startswith("docker compose") and " up " in line][
+        :1
+    ]
+    smtp_host = _env_example().get("SMTP_HOST")
+    if smtp_host:  # .env.example sends mail: the README's first `up` must start that server
+        assert smtp_host in services, f"SMTP_HOST={smtp_host} is no service of docker-compose.yml"
+        profiles = services[smtp_host].get("profiles", [])
+        assert not profiles or any(f"--profile {p}" in up for p in profiles), up
+
+
+def test_env_example_keeps_port_out_of_the_containers_way():
+    # gunicorn.conf.py binds PORT inside the container; compose publishes a fixed container port.
+    import yaml
+
+    api = yaml.safe_load((readme.ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    if "PORT" in _env_example():
+        assert any("${PORT" in str(mapping) for mapping in api.get("ports", [])), api.get("ports")
