@@ -182,5 +182,5 @@ def test_the_cli_block_runs_as_written(make_run):
     assert "Linked Discord server 123456789012345678 to project 'shop'." in out
     exported = (make_run.home / "codes.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in exported[1:]] == ["key-aaaa-0001", "key-aaaa-0002"]
-    page = requests.get(f"{make_run.url}/p/spring-sale", timeout=10)
+    page = requests.get(f"{make_run.url}/p/shop", timeout=10)
     assert page.status_code == 200 and "shop" in page.text
