@@ -10,7 +10,7 @@ from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
-    from api import abuse, health, pages, request_id, swagger_ui
+    from api import abuse, body_limit, health, pages, request_id, swagger_ui
     from api.batches.resources import blp as batches_blp
     from api.claims.resources import blp as claims_blp
     from api.cli import register as register_cli
@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
         configure_engine(db.engine, busy_timeout=settings.sqlite_busy_timeout)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
+    body_limit.init_app(app)  # MAX_CONTENT_LENGTH for chunked bodies too, before any other hook
     # Every rate-limited operation documents its 429.
     api = Api(app, spec_kwargs={"extra_plugins": [RateLimitDocPlugin()]})
     register_error_handlers(app)  # after flask-smorest's own, which they replace

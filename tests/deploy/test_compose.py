@@ -1,8 +1,10 @@
-"""docker-compose.yml, the Dockerfile and .env.example, checked by reading them (no Docker here).
+"""docker-compose.yml, the Dockerfile, .env.example and the proxy's config, checked by reading
+them (no Docker here; tests/deploy/test_proxy.py runs the proxy's config with nginx).
 
 They parse; every command names an entry point that exists; every variable compose gives the
-services is one that ``shared.config.Settings`` reads (or the postgres image's own); every variable
-the code reads is documented in .env.example with its true default.
+services is one that ``shared.config.Settings`` reads (or the image's own); every variable the code
+reads is documented in .env.example with its true default; the proxy is the only way in, and its
+limits agree with the API's and gunicorn's.
 """
 
 from __future__ import annotations
@@ -19,18 +21,23 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner as FlaskRunner
+from gunicorn.config import Config as GunicornConfig
 
 from shared.config import Settings
+from tests.deploy.nginx import TEMPLATE, TEMPLATE_VARIABLES
 from tests.support import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("api", "worker", "bot")
-# Variables of the images compose runs, documented by those images.
-IMAGE_VARIABLES = {"db": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}}
+# Variables of the images compose runs, documented by those images (the proxy's template's own).
+IMAGE_VARIABLES = {
+    "db": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
+    "proxy": {"NGINX_ENVSUBST_FILTER", *TEMPLATE_VARIABLES},
+}
 # Variables only docker-compose.yml itself reads (interpolation), documented in .env.example.
-COMPOSE_ONLY = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "API_PORT", "MAILPIT_PORT"}
+COMPOSE_ONLY = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PROXY_PORT", "MAILPIT_PORT"}
 # Documented defaults that are paths or placeholders, not literal values.
 NOT_LITERAL = {"DATABASE_URL", "INSTANCE_DIR", "MAIL_DIR"}
 
@@ -66,10 +73,10 @@ def _command(service: str) -> list[str]:
 
 
 def test_the_services_and_their_profiles():
-    assert set(SERVICES) == {"db", "redis", "api", "worker", "bot", "mailpit"}
+    assert set(SERVICES) == {"db", "redis", "api", "proxy", "worker", "bot", "mailpit"}
     assert SERVICES["bot"]["profiles"] == ["bot"]  # starts only when asked: no DISCORD_TOKEN needed
     assert SERVICES["mailpit"]["profiles"] == ["mail"]
-    for name in ("db", "redis", "api", "worker"):
+    for name in ("db", "redis", "api", "proxy", "worker"):
         assert "profiles" not in SERVICES[name], f"{name} starts with a plain `docker compose up`"
 
 
@@ -175,12 +182,123 @@ def test_every_variable_compose_interpolates_is_documented():
     assert interpolated <= documented_variables(), sorted(interpolated - documented_variables())
 
 
-def test_the_mail_catcher_is_what_env_example_points_smtp_at():
-    active = {name: value for name, value, is_active in env_example() if is_active}
-    assert active["SMTP_HOST"] == "mailpit"
-    assert active["SMTP_PORT"] == "1025"  # Mailpit's SMTP port
-    settings = Settings.from_env(active)
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_security) == ("mailpit", 1025, "none")
+def test_env_example_sends_no_mail_to_a_catcher_that_compose_does_not_start():
+    """A plain `docker compose up` starts no Mailpit (profile `mail`), so .env.example leaves SMTP
+    unset; it says how to use Mailpit, with the settings that reach it."""
+    active = {name for name, _value, is_active in env_example() if is_active}
+    assert not active & {"SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY"}
+    text = (ROOT / ".env.example").read_text()
+    for hint in ("mailpit", "1025", "SMTP_SECURITY to none", "--profile mail"):
+        assert hint in text
+    assert Settings.from_env({}).smtp_host in (None, "")
+
+
+def test_the_mail_catcher_listens_on_this_hosts_loopback_only():
+    # Its web UI shows every message, codes included.
+    (port,) = SERVICES["mailpit"]["ports"]
+    assert port.startswith("127.0.0.1:") and port.endswith(":8025")
+
+
+# --- the proxy --------------------------------------------------------------------------------
+
+TEMPLATE_TEXT = TEMPLATE.read_text()
+API_PORT_IN_CONTAINER = "8000"
+
+
+def nginx_directive(name: str) -> list[str]:
+    """The arguments of the one ``name`` directive of the proxy's template."""
+    (arguments,) = re.findall(rf"^\s*{name}\s+([^;]*);", TEMPLATE_TEXT, re.M)
+    return arguments.split()
+
+
+def test_only_the_proxy_publishes_a_port():
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    # Mailpit's web UI too, but opt-in and on loopback (above).
+    assert published == {"proxy", "mailpit"}
+    (port,) = SERVICES["proxy"]["ports"]
+    assert port == "${PROXY_PORT:-8000}:80"
+
+
+def test_the_api_is_reached_through_the_proxy_on_a_port_env_cannot_move():
+    api = SERVICES["api"]
+    assert "ports" not in api and api["expose"] == [API_PORT_IN_CONTAINER]
+    # .env may set PORT (make run reads it); compose's environment wins over env_file.
+    assert api["environment"]["PORT"] == API_PORT_IN_CONTAINER
+    assert Settings.from_env({"PORT": API_PORT_IN_CONTAINER}).port == int(API_PORT_IN_CONTAINER)
+    assert SERVICES["proxy"]["environment"]["CODES_UPSTREAM"] == f"api:{API_PORT_IN_CONTAINER}"
+    assert SERVICES["proxy"]["depends_on"]["api"] == {"condition": "service_healthy", "restart": True}
+
+
+def test_the_api_trusts_the_one_proxy_in_front():
+    assert SERVICES["api"]["environment"]["TRUSTED_PROXIES"] == "1"
+    assert Settings.from_env({"TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+    # nginx appends the address it saw to X-Forwarded-For: the last one, which the API takes.
+    assert nginx_directive("proxy_set_header X-Forwarded-For") == ["$proxy_add_x_forwarded_for"]
+
+
+def test_the_proxy_is_the_official_image_rendering_the_template_the_tests_run():
+    proxy = SERVICES["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    assert proxy["volumes"] == ["./docker/nginx/templates:/etc/nginx/templates:ro"]
+    assert TEMPLATE.parent == ROOT / "docker" / "nginx" / "templates" and TEMPLATE.suffix == ".template"
+    # The image substitutes only the variables its filter admits: exactly the template's.
+    environment = proxy["environment"]
+    admitted = {name for name in environment if re.search(environment["NGINX_ENVSUBST_FILTER"], name)}
+    referenced = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", TEMPLATE_TEXT))
+    assert admitted == referenced == set(TEMPLATE_VARIABLES)
+    assert not re.search(r"\$[A-Z]", TEMPLATE_TEXT.replace("${", "")), "only ${CODES_*} in capitals"
+
+
+def test_the_proxy_refuses_the_bodies_the_api_refuses():
+    assert nginx_directive("client_max_body_size") == ["${CODES_MAX_BODY_SIZE}"]
+    default = Settings.from_env({}).max_content_length
+    assert SERVICES["proxy"]["environment"]["CODES_MAX_BODY_SIZE"] == f"${{MAX_CONTENT_LENGTH:-{default}}}"
+
+
+def test_the_proxys_header_limits_are_within_gunicorns():
+    """A request line or a header line nginx passes is one gunicorn reads: gunicorn's own (HTML)
+    414 and 400 answers never reach a client. A line and its CRLF fill one buffer at most."""
+    count, size = nginx_directive("large_client_header_buffers")
+    buffer = int(size.removesuffix("k")) * 1024
+    gunicorn = GunicornConfig()
+    assert "limit_request_line" not in (ROOT / "gunicorn.conf.py").read_text()  # the default, below
+    assert buffer - 2 <= gunicorn.limit_request_line
+    assert buffer - 2 <= gunicorn.limit_request_field_size
+
+
+def test_the_proxy_times_out_slow_clients_and_waits_out_gunicorns_timeout():
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert nginx_directive(directive) == ["10s"]
+    (read_timeout,) = nginx_directive("proxy_read_timeout")
+    assert int(read_timeout.removesuffix("s")) > Settings.from_env({}).web_timeout
+
+
+def test_every_error_the_proxy_makes_has_a_json_page():
+    pages = dict(re.findall(r"^\s*error_page\s+(\d+)\s+(\S+);", TEMPLATE_TEXT, re.M))
+    assert {"400", "404", "408", "413", "414", "429", "494", "500", "501", "502", "504", "505"} <= set(pages)
+    for status, page in pages.items():
+        block = re.search(rf"location = {re.escape(page)} {{(.*?)\n    }}", TEMPLATE_TEXT, re.S)
+        assert block, f"no location for {page}"
+        body = block[1]
+        assert "internal;" in body and "default_type application/json;" in body
+        assert "add_header X-Request-ID $codes_request_id always;" in body
+        (returned, text) = re.search(r"return (\d+) '(.*)';", body).groups()
+        shape = json.loads(text.replace("\\n", "").replace("$codes_time_ms", "0"))
+        # nginx's 494 (a header too large) is sent as 400, as nginx itself does.
+        assert int(returned) == (400 if status == "494" else int(status))
+        assert shape["code"] == int(returned) and shape["success"] is False
+        assert set(shape) == {"success", "code", "error", "message", "time"}
+
+
+def test_the_proxys_errors_word_what_the_api_words_the_same_way():
+    from api.errors import HTTP_ERRORS
+
+    for status, error, message in re.findall(
+        r"\{\"success\":false,\"code\":(\d+),\"error\":\"(\w+)\",\"message\":\"([^\"]*)\"", TEMPLATE_TEXT
+    ):
+        if int(status) in HTTP_ERRORS and error == HTTP_ERRORS[int(status)][0]:
+            assert message == HTTP_ERRORS[int(status)][1]
+    assert '"error":"payload_too_large","message":"The request body is too large."' in TEMPLATE_TEXT
 
 
 # --- .env.example -----------------------------------------------------------------------------
