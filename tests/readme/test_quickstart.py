@@ -110,7 +110,10 @@ def make_run(tmp_path_factory):
     (home / ".venv").symlink_to(VENV)
     server = MakeRun(home).start()
     yield server
+    started = time.monotonic()
     server.stop()
+    # Ctrl-C stops make run promptly (a gunicorn worker hung on two quit signals: gunicorn.conf.py).
+    assert time.monotonic() - started < 8, server.log()[-2000:]
 
 
 def _succeeded(result: subprocess.CompletedProcess) -> None:
