@@ -19,11 +19,13 @@ def create_app(config: dict | None = None) -> Flask:
     from api.errors import register_error_handlers
     from api.extensions import Api, db, migrate
     from api.json_body import MAX_JSON_DEPTH
+    from api.json_provider import ApiJSONProvider
     from api.limits import RateLimitDocPlugin
     from api.webhooks.resources import blp as webhooks_blp
 
     settings = Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.json = ApiJSONProvider(app)  # one style for every JSON body (api/json_provider.py)
     app.config.update(
         SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

@@ -20,6 +20,7 @@ import discord
 
 from bot import create_bot
 from shared.config import Settings
+from shared.guilds import GUILD_ID_RULE, parse_guild_id
 from shared.logging import configure_logging
 
 log = logging.getLogger("bot")
@@ -63,7 +64,7 @@ def start_failure(exc: BaseException) -> str | None:
         return "Discord refused DISCORD_TOKEN: reset the token in the Developer Portal (docs/bot.md)."
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return "Discord refused a privileged intent this bot asked for: see docs/bot.md."
-    if isinstance(exc, aiohttp.ClientConnectorError | OSError | asyncio.TimeoutError):
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError | asyncio.TimeoutError):
         return f"Cannot reach Discord ({exc.__class__.__name__}: {exc}). Check the network or DISCORD_PROXY."
     if isinstance(exc, discord.DiscordServerError):
         return f"Discord answered with an error ({exc.status}); try again later."
@@ -99,12 +100,21 @@ async def sync_commands(settings: Settings, guild_id: int | None, *, clear: bool
         return f"{'Cleared' if clear else 'Synced'} {len(synced)} commands in server {guild_id}."
 
 
+def _guild_id(text: str) -> int:
+    guild_id = parse_guild_id(text)
+    if guild_id is None:
+        raise argparse.ArgumentTypeError(f"ID {GUILD_ID_RULE}, not {text!r}.")
+    return guild_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The codes Discord bot.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="Connect to Discord and answer commands (the default).")
     sync = commands.add_parser("sync", help="Register the slash commands with Discord, then exit.")
-    sync.add_argument("--guild", type=int, metavar="ID", help="Only in this server (instant; for testing).")
+    sync.add_argument(
+        "--guild", type=_guild_id, metavar="ID", help="Only in this server (instant; for testing)."
+    )
     sync.add_argument("--clear", action="store_true", help="With --guild: remove the server's copies.")
     args = parser.parse_args(argv)
 

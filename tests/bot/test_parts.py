@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import aiohttp
+import discord
 import pytest
 
 from bot import __main__ as entry
@@ -127,3 +129,42 @@ def test_python_m_bot_sync_registers_the_tree_without_the_gateway(monkeypatch, t
     assert entry.main(["sync"]) == 0
     assert entry.main(["sync", "--guild", "42"]) == 0
     assert synced == [(None, ["claim", "codes"]), (42, ["claim", "codes"])]
+
+
+@pytest.mark.parametrize("typed", ["ID", "GUILD_ID", "12x", "0", "-5", str(2**63)])
+def test_python_m_bot_sync_says_what_a_server_id_is(typed, monkeypatch, capsys):
+    monkeypatch.setenv("DISCORD_TOKEN", "token-123")
+    with pytest.raises(SystemExit) as caught:
+        entry.main(["sync", "--guild", typed])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --guild: ID must be a number (the server's id: in Discord, turn on Developer Mode" in err
+    assert f"not {typed!r}." in err
+
+
+@pytest.mark.parametrize(
+    ("failure", "sentence"),
+    [
+        (
+            discord.LoginFailure("Improper token has been passed."),
+            "python -m bot: Discord refused DISCORD_TOKEN",
+        ),
+        (
+            aiohttp.ClientConnectionError("Cannot connect to host discord.com:443"),
+            "python -m bot: Cannot reach Discord",
+        ),
+    ],
+)
+def test_python_m_bot_sync_says_in_one_sentence_why_discord_could_not_be_used(
+    failure, sentence, monkeypatch, tmp_path, capsys
+):
+    async def login(self, token):
+        raise failure
+
+    monkeypatch.setattr(entry, "configure_logging", lambda *_args, **_kwargs: None)
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-token")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    monkeypatch.setattr(CodesBot, "login", login)
+    assert entry.main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(sentence) and "Traceback" not in err
