@@ -38,11 +38,19 @@ def test_parse_when_reads_relative_and_iso_times(text, expected):
     assert parse_when(text, "valid_until", now=NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["soon", "-5m", "5 minutes", "m", "9999999999d"])
+@pytest.mark.parametrize("text", ["soon", "-5m", "5 minutes", "m", "9999999999d", "9" * 5000 + "d"])
 def test_parse_when_refuses_anything_else_naming_the_option(text):
     with pytest.raises(InvalidInput) as caught:
         parse_when(text, "valid_from", now=NOW)
     assert list(caught.value.errors) == ["valid_from"]
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_a_well_formed_time_out_of_range_says_the_range_not_the_format(text):
+    with pytest.raises(InvalidInput) as caught:
+        parse_when(text, "valid_until", now=NOW)
+    [message] = caught.value.errors["valid_until"]
+    assert "9999" in message and "format" not in message.lower()
 
 
 def test_dm_throttle_counts_per_server_within_a_window():
