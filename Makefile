@@ -10,12 +10,14 @@ run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 .PHONY: run test lint format migrate clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Creating the virtualenv $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	touch $@
+	@echo "Installing requirements.txt into $(VENV)"
+	@$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -25,11 +27,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## with one email worker beside the API (it stops with the API). gunicorn.conf.py decides the workers:
 ## one process (WEB_THREADS threads) unless REDIS_URL is set, so the rate limits count exactly.
 run: $(VENV)/.runtime
-	$(BIN)/flask db upgrade
-	$(BIN)/flask projects demo
+	@LOG_LEVEL=WARNING $(BIN)/flask db upgrade
+	@$(BIN)/flask projects demo
 	@echo "Serving the Codes API on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
 	@echo "The demo project's claim page: $(PUBLIC_URL)/p/demo"
-	$(BIN)/flask worker & worker=$$!; \
+	@echo "Next: the README's quickstart, in another terminal; stop with Ctrl-C."
+	@$(BIN)/flask worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -82,3 +83,14 @@ control_socket_disable = True
 # Logs: one JSON object per line on stderr, the access log included (shared.logging).
 loglevel = settings.log_level.lower()
 logconfig_dict = logging_config("api", settings.log_level)
+
+
+def post_worker_init(worker) -> None:
+    """Leave Ctrl-C to the master: it stops the workers with SIGQUIT.
+
+    A terminal sends SIGINT to every process of ``make run``; a gthread worker that got it and the
+    master's SIGQUIT together ran its quit handler twice, the second inside the first's
+    ``ThreadPoolExecutor.shutdown``, and hung on that lock (python/cpython#121649) until the master
+    killed it after ``graceful_timeout``: Ctrl-C then took half a minute.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

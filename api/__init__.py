@@ -10,7 +10,7 @@ from shared.db import configure_engine, engine_options, ensure_sqlite_directory
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment (``Settings``), then ``config`` overrides."""
-    from api import abuse, body_limit, health, pages, request_id, swagger_ui
+    from api import abuse, body_limit, health, pages, request_id, security_headers, swagger_ui
     from api.batches.resources import blp as batches_blp
     from api.claims.resources import blp as claims_blp
     from api.cli import register as register_cli
@@ -18,11 +18,14 @@ def create_app(config: dict | None = None) -> Flask:
     from api.deliveries.resources import blp as deliveries_blp
     from api.errors import register_error_handlers
     from api.extensions import Api, db, migrate
+    from api.json_body import MAX_JSON_DEPTH
+    from api.json_provider import ApiJSONProvider
     from api.limits import RateLimitDocPlugin
     from api.webhooks.resources import blp as webhooks_blp
 
     settings = Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.json = ApiJSONProvider(app)  # one style for every JSON body (api/json_provider.py)
     app.config.update(
         SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -39,7 +42,12 @@ def create_app(config: dict | None = None) -> Flask:
             "info": {
                 "description": "Promo and access codes: generate, claim, send and delete. "
                 "Authenticate with `Authorization: Bearer <key>`; the public "
-                "key (pk_) may only claim."
+                "key (pk_) may only claim.\n\n"
+                "Bodies are strict JSON, whatever their Content-Type: UTF-8, arrays and objects "
+                f"nested at most {MAX_JSON_DEPTH} deep, no member named twice, no NaN or Infinity "
+                "(400 `invalid_json` otherwise). No string may contain NUL or an unpaired "
+                "surrogate (422 naming the field). Timestamps are ISO 8601 between "
+                "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once converted to UTC (422 otherwise)."
             },
             "security": [{"bearerAuth": []}],
         },
@@ -71,6 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (codes_blp, claims_blp, deliveries_blp, batches_blp, webhooks_blp, health.blp):
         api.register_blueprint(blueprint)
     request_id.init_app(app)
+    security_headers.init_app(app)  # nosniff everywhere, no-store where a secret is answered
     app.extensions["codes_api"] = api
 
     abuse.init_app(app)  # rate limits, trusted proxies, CORS on claims (docs/abuse.md)

@@ -1,6 +1,7 @@
 """MAX_CONTENT_LENGTH for bodies sent without a Content-Length (``Transfer-Encoding: chunked``).
 
-A body with a Content-Length over the limit is refused by werkzeug before anything reads it. A
+A body with a Content-Length over the limit is refused by werkzeug (413 when the body is first
+accessed, before any of it is read). A
 chunked body has no length up front: the server (gunicorn) de-chunks it and sets
 ``wsgi.input_terminated``, and werkzeug then reads it through a ``LimitedStream`` capped at
 ``MAX_CONTENT_LENGTH``, which stops quietly at the limit when the body is read whole
@@ -40,7 +41,9 @@ class ChunkedBodyLimit:
                 environ[REFUSED] = BadRequest
                 body = b""
             if len(body) > limit:
-                # Nothing more is read; the server discards or closes what is left.
+                # Nothing more is read here. gunicorn reads and discards what is left before the
+                # next request on a kept-alive connection: behind the proxy (docs/deploy.md) no
+                # client body reaches gunicorn unbounded.
                 environ[REFUSED] = RequestEntityTooLarge
                 body = b""
             if body or REFUSED in environ:

@@ -7,7 +7,6 @@ malformed bodies and unexpected exceptions all go through here; none leaves as a
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -99,9 +98,12 @@ def error_response(
     }
     if errors is not None:
         body["errors"] = errors
+    response = current_app.json.response(body)  # the one JSON style (api/json_provider.py)
+    response.status_code = status
     # A key a client misplaced (as a field name, say) is never echoed back in an error.
-    text = _KEY_LIKE.sub(r"\1_***", json.dumps(body))
-    response = current_app.response_class(text, status=status, mimetype="application/json")
+    text = response.get_data(as_text=True)
+    if _KEY_LIKE.search(text):
+        response.set_data(_KEY_LIKE.sub(r"\1_***", text))
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

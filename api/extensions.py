@@ -46,7 +46,7 @@ ERROR_DESCRIPTIONS = {
     "code_exists, batch_exhausted; idempotency_key_reused, request_in_progress (Idempotency-Key); "
     "too_many_webhooks, webhook_disabled, delivery_in_progress.",
     413: "payload_too_large.",
-    422: "validation_error, with errors by field.",
+    422: "validation_error, with errors by field; invalid_cursor: a page cursor that names no position.",
 }
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 
 from flask import Response, current_app, stream_with_context
@@ -53,11 +52,7 @@ def claim_json(record: ClaimRecord) -> dict:
 
 def success(data) -> Response:
     """The success envelope, HTTP 200."""
-    return current_app.response_class(
-        json.dumps({"success": True, "data": data}, separators=(",", ":")),
-        status=200,
-        mimetype="application/json",
-    )
+    return current_app.json.response({"success": True, "data": data})
 
 
 def csv_download(chunks: Iterator[str], filename: str) -> Response:

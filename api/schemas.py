@@ -6,17 +6,55 @@ which produces exactly these shapes, much faster than a schema dump of 10,000 co
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from collections.abc import Mapping
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from shared.errors import InvalidInput
 from shared.models import CODE_TYPES
 from shared.records import CODE_STATUSES
-from shared.validation import normalize_batch, normalize_code, normalize_email, parse_timestamp
+from shared.validation import (
+    UNSTORABLE_RULE,
+    is_storable,
+    normalize_batch,
+    normalize_code,
+    normalize_email,
+    parse_timestamp,
+)
+
+
+def _unstorable_strings(value, name: str, errors: dict[str, list[str]]) -> None:
+    """Name every string in ``value`` (a field's value, lists and objects included) holding NUL or
+    an unpaired surrogate: no field may store or look up such a string."""
+    if isinstance(value, str):
+        if not is_storable(value):
+            errors[name] = [UNSTORABLE_RULE]
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _unstorable_strings(item, f"{name}.{index}", errors)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _unstorable_strings(item, f"{name}.{key}", errors)
 
 
 class StrictSchema(Schema):
+    """A request's body or query: unknown fields and unstorable text (NUL, unpaired surrogates,
+    in any field, at any depth) are 422 before any field's own rule runs."""
+
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def refuse_unstorable_text(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            errors: dict[str, list[str]] = {}
+            for name in data:
+                values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
+                for value in values:
+                    _unstorable_strings(value, name, errors)
+            if errors:
+                raise ValidationError(errors)
+        return data
 
 
 class StrictInteger(fields.Integer):

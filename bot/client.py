@@ -48,6 +48,7 @@ class CodesBot(commands.AutoShardedBot):
             tree_cls=CodesTree,
             shard_count=settings.discord_shard_count,
             shard_ids=shard_ids,
+            proxy=settings.discord_proxy,
             chunk_guilds_at_startup=False,
             # Nothing the bot writes pings anyone unless a message says so itself.
             allowed_mentions=discord.AllowedMentions.none(),

@@ -26,11 +26,23 @@ def parse_when(value: str, field: str, *, now: dt.datetime | None = None, locale
     if _RELATIVE.fullmatch(text):
         delta = dt.timedelta()
         for amount, unit in _PART.findall(text):
-            delta += dt.timedelta(**{_UNITS[unit]: min(int(amount), 10**7)})
+            if len(amount) > 7:  # 10**7 of any unit is past _MAX_RELATIVE (and int() of 5,000 digits fails)
+                raise InvalidInput({field: [t(locale, "time.too_far")]})
+            delta += dt.timedelta(**{_UNITS[unit]: int(amount)})
         if delta > _MAX_RELATIVE:
             raise InvalidInput({field: [t(locale, "time.too_far")]})
         return (now or utcnow()) + delta
     try:
         return parse_timestamp(value, field)
     except InvalidInput:
+        if _is_iso_8601(value):
+            raise  # a well-formed time out of the supported range: the domain's message names the range
         raise InvalidInput({field: [t(locale, "time.format")]}) from None
+
+
+def _is_iso_8601(value: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

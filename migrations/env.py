@@ -15,8 +15,9 @@ config = context.config
 
 # Log as the services do (JSON lines, shared.logging), unless the caller (a test, a process
 # that set up its logging) already did; never disable the loggers that exist.
+# LOG_LEVEL applies as everywhere (make run migrates at WARNING: only what went wrong).
 if not logging.getLogger().handlers:
-    configure_logging("migrations", "INFO")
+    configure_logging("migrations", current_app.config["SETTINGS"].log_level)
 logger = logging.getLogger("alembic.env")
 
 

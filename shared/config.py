@@ -82,6 +82,8 @@ class Settings:
     # ("0,1"). Unset: one process runs every shard, as many as Discord recommends.
     discord_shard_count: int | None = field(default=None, metadata={"parse": lambda v: int(v) or None})
     discord_shard_ids: tuple[int, ...] | None = field(default=None, metadata={"parse": _shard_ids})
+    # An HTTP proxy for every request to Discord (its API and gateway), when egress goes through one.
+    discord_proxy: str | None = None
     # Refused /claim attempts a member may make per minute before waiting.
     bot_claim_failures_per_minute: int = 5
     # Codes the bot may DM (/codes send member:...) per server per minute.
@@ -153,5 +155,8 @@ class Settings:
             if raw is None or raw.strip() == "":
                 continue
             parse = setting.metadata.get("parse") or _PARSERS[setting.type]
-            values[setting.name] = parse(raw)
+            try:
+                values[setting.name] = parse(raw)
+            except ValueError:
+                raise ValueError(f"{setting.name.upper()}={raw!r} is not a valid value.") from None
         return cls(**values)

@@ -61,11 +61,19 @@ def engine_options(
     pool_size: int = _DEFAULTS.db_pool_size,
     max_overflow: int = _DEFAULTS.db_max_overflow,
 ) -> dict:
-    """Keyword arguments for ``create_engine`` (Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS too)."""
+    """Keyword arguments for ``create_engine`` (Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS too).
+
+    ``hide_parameters``: a statement's parameters (key digests, token digests, email addresses)
+    appear neither in SQLAlchemy's statement log nor in the text of its exceptions, so no
+    traceback carries them into a log line.
+    """
     if is_sqlite(url):
-        return {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
+        return {
+            "connect_args": {"timeout": busy_timeout, "check_same_thread": False},
+            "hide_parameters": True,
+        }
     # No pool_pre_ping: configure_engine checks connections on checkout without a round trip.
-    return {"pool_size": pool_size, "max_overflow": max_overflow}
+    return {"pool_size": pool_size, "max_overflow": max_overflow, "hide_parameters": True}
 
 
 def ensure_sqlite_directory(url: str) -> None:

@@ -44,6 +44,12 @@ class InvalidInput(DomainError):
         super().__init__(message or f"Invalid value for: {fields}.")
 
 
+class InvalidCursor(InvalidInput):
+    """A page request whose cursor names no position (it was not one we gave out, or was altered)."""
+
+    code = "invalid_cursor"
+
+
 class Unauthenticated(DomainError):
     code = "unauthorized"
     default_message = "The key is missing, malformed or unknown."

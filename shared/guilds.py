@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -31,7 +32,21 @@ from shared.records import CodeRecord
 from shared.transactions import begin_read, begin_write
 
 CLAIM_FAILURE_WINDOW = dt.timedelta(minutes=1)
+# What an operator reads when a server id is mistyped, or a placeholder like GUILD_ID is pasted.
+GUILD_ID_RULE = (
+    "must be a number (the server's id: in Discord, turn on Developer Mode under Settings > "
+    "Advanced, then right-click the server and choose Copy Server ID)"
+)
+_GUILD_ID = re.compile(r"[1-9][0-9]{0,18}")
 _IN_CHUNK = 500
+
+
+def parse_guild_id(text: str) -> int | None:
+    """The Discord server id ``text`` spells (a positive 64-bit number), else None."""
+    text = text.strip()
+    if _GUILD_ID.fullmatch(text) and int(text) < 2**63:
+        return int(text)
+    return None
 
 
 class GuildNotLinked(NotFound):

@@ -3,8 +3,9 @@
 Every line carries the request id of the work it belongs to (an HTTP request, a worker batch, a
 Discord interaction) when there is one, bound with :func:`bound_request_id`. Before a line is
 written, :class:`RedactingFilter` masks email addresses (``a***@example.com``) and removes API keys,
-bearer tokens, Discord tokens and URL passwords from the message, the extra fields and the
-traceback, so none of them reaches a log store.
+bearer tokens, claim tokens, webhook secrets, SHA-256 digests (of keys and tokens), Discord tokens
+and URL passwords from the message, the extra fields and the traceback, so none of them reaches a
+log store. The rules match shapes, not call sites: a line any library writes is covered too.
 
 ``configure_logging(service, level)`` sets this up for a process; ``logging_config`` is the same
 setup as a ``dictConfig`` dictionary, which ``gunicorn.conf.py`` hands to gunicorn so that its own
@@ -78,6 +79,16 @@ _BEARER = re.compile(r"(?i)\b(?P<scheme>bearer)\s+[^\s\"',;]+")
 _DISCORD_TOKEN = re.compile(r"\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
 # scheme://user:password@host
 _URL_PASSWORD = re.compile(r"(?P<prefix>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@")
+# SHA-256 digests (64 hex digits) of keys, claim tokens and the like: not reversible, but each
+# identifies its key or token across systems, so none is logged (a rate limiter's counter name, a
+# SQL parameter in a traceback). Any run of 64 or more hex digits goes, whatever produced it.
+_DIGEST = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64,}(?![0-9A-Fa-f])")
+# A claim token (or any value) named as a token: token=..., "claim_token": "...", token_digest ...
+_TOKEN_VALUE = re.compile(
+    r"(?i)(?P<name>\b(?:claim_)?token(?:_digest)?[\"']?\s*(?:=|:|%3D)\s*[\"']?)[A-Za-z0-9_~.+/=-]{8,}"
+)
+# Webhook signing secrets: whsec_ and base64.
+_WEBHOOK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+")
 
 
 def mask_email(address: str) -> str:
@@ -96,6 +107,9 @@ def redact(text: str) -> str:
     text = _URL_PASSWORD.sub(r"\g<prefix>***@", text)
     text = _BEARER.sub(r"\g<scheme> ***", text)
     text = _API_KEY.sub(r"\g<kind>_***", text)
+    text = _WEBHOOK_SECRET.sub("whsec_***", text)
+    text = _TOKEN_VALUE.sub(r"\g<name>***", text)
+    text = _DIGEST.sub("***", text)
     text = _DISCORD_TOKEN.sub("***", text)
     return _EMAIL.sub(_mask_email_match, text)
 

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidCursor, InvalidInput
 
 T = TypeVar("T")
 
@@ -162,18 +162,27 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
 
 
+# Row ids are positive 64-bit integers on both databases; a cursor past them is no position.
+_MAX_ROW_ID = 2**63 - 1
+
+
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if version != "v1":
+        if version != "v1" or not value.isascii() or not value.isdigit() or not 0 < int(value) <= _MAX_ROW_ID:
             raise ValueError
         return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeError):
         raise InvalidInput({"cursor": ["Not a valid cursor."]}) from None
 
 
 MAX_PAGE = 100
+
+
+def invalid_page_request(errors: dict[str, list[str]]) -> InvalidInput:
+    """The error for a page request's ``errors``: ``InvalidCursor`` when the cursor is among them."""
+    return InvalidCursor(errors) if "cursor" in errors else InvalidInput(errors)
 
 
 def page_start(limit: int, cursor: str | None, errors: dict[str, list[str]]) -> int | None:

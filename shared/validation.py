@@ -20,9 +20,23 @@ MAX_SEND = 1_000
 MAX_ALLOWED_CLAIMS = 2_000_000_000
 
 
+# Characters no value of ours may hold: NUL (PostgreSQL's text refuses it) and unpaired surrogates
+# (UTF-8 cannot encode them; a JSON body can carry one as "\ud800"). Refused before any lookup,
+# so neither reaches a database (a paired surrogate escape decodes to one ordinary character).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_RULE = "Must not contain NUL or unpaired surrogate characters."
+
+
+def is_storable(value: str) -> bool:
+    """Whether ``value`` can be encoded as UTF-8 and stored in any text column of both databases."""
+    return _UNSTORABLE.search(value) is None
+
+
 def normalize_code(value: str, field: str = "code") -> str:
     """Codes compare trimmed and case-insensitively; they are stored lowercase."""
     cleaned = value.strip().lower()
+    if not is_storable(cleaned):
+        raise InvalidInput({field: [UNSTORABLE_RULE]})
     if not cleaned:
         raise InvalidInput({field: ["Must not be empty."]})
     if len(cleaned) > CODE_LENGTH:
@@ -100,7 +114,8 @@ def _normalize_email_cached(value: str) -> str | None:
 def normalize_email(value: str, field: str = "email") -> str:
     """A syntactically valid address, lowercased (addresses compare case-insensitively here)."""
     cleaned = value.strip()
-    normalized = _normalize_email_cached(cleaned) if len(cleaned) <= EMAIL_LENGTH else None
+    fits = len(cleaned) <= EMAIL_LENGTH and is_storable(cleaned)
+    normalized = _normalize_email_cached(cleaned) if fits else None
     if normalized is None:
         raise InvalidInput({field: ["Not a valid email address."]})
     return normalized
@@ -120,15 +135,23 @@ def clean_each(values: list[str], rule, field: str) -> list[str]:
     return list(cleaned)
 
 
+# Timestamps are stored as naive UTC datetimes: years 1 to 9999 once the offset is applied.
+TIMESTAMP_RANGE_RULE = "Must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once converted to UTC."
+
+
 def parse_timestamp(value: str | dt.datetime, field: str) -> dt.datetime:
     """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC."""
     if isinstance(value, dt.datetime):
-        return to_naive_utc(value)
+        parsed = value
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except (ValueError, AttributeError):
+            raise InvalidInput({field: ["Not a valid ISO 8601 timestamp."]}) from None
     try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
-        raise InvalidInput({field: ["Not a valid ISO 8601 timestamp."]}) from None
-    return to_naive_utc(parsed)
+        return to_naive_utc(parsed)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is in year 10000 in UTC
+        raise InvalidInput({field: [TIMESTAMP_RANGE_RULE]}) from None
 
 
 def generate_errors(

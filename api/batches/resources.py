@@ -72,7 +72,7 @@ class Batches(MethodView):
 @blp.route("/<batch>")
 class BatchItem(MethodView):
     @blp.response(200, BatchEnvelope)
-    @blp.errors(401, 403, 404)
+    @blp.errors(401, 403, 404, 422)
     @require_key()
     def get(self, batch):
         """One batch with its counts

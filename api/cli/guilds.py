@@ -19,8 +19,25 @@ from shared.errors import DomainError
 guilds = AppGroup("guilds", help="Link Discord servers to projects.")
 
 
+class GuildId(click.ParamType):
+    """A Discord server's id, with a sentence that says where to find it when it is not one."""
+
+    name = "GUILD_ID"
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        guild_id = guild_service.parse_guild_id(str(value))
+        if guild_id is None:
+            self.fail(f"GUILD_ID {guild_service.GUILD_ID_RULE}, not {value!r}.", param, ctx)
+        return guild_id
+
+
+GUILD_ID = GuildId()
+
+
 @guilds.command("link")
-@click.argument("guild_id", type=click.IntRange(min=1))
+@click.argument("guild_id", type=GUILD_ID)
 @click.argument("project_name")
 def link(guild_id: int, project_name: str) -> None:
     """Link the Discord server GUILD_ID to the project PROJECT_NAME (moving it if linked)."""
@@ -33,7 +50,7 @@ def link(guild_id: int, project_name: str) -> None:
 
 
 @guilds.command("unlink")
-@click.argument("guild_id", type=click.IntRange(min=1))
+@click.argument("guild_id", type=GUILD_ID)
 def unlink(guild_id: int) -> None:
     """Unlink the Discord server GUILD_ID; its codes stay with the project."""
     try:

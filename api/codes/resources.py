@@ -94,7 +94,7 @@ class CodesExport(MethodView):
 @blp.route("/code/<code>", endpoint="CodeAlias")
 class CodeItem(MethodView):
     @blp.response(200, CodeEnvelope)
-    @blp.errors(401, 403, 404)
+    @blp.errors(401, 403, 404, 422)
     @require_key()
     def get(self, code):
         """Find a code
@@ -119,7 +119,7 @@ class CodeClaims(MethodView):
 @blp.route("/<code>/claims.csv")
 class CodeClaimsExport(MethodView):
     @blp.doc(responses=_CSV_DOC)
-    @blp.errors(401, 403, 404)
+    @blp.errors(401, 403, 404, 422)
     @require_key()
     def get(self, code):
         """Export who claimed a code as CSV, oldest first

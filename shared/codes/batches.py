@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shared.clock import utcnow
 from shared.errors import BatchNotFound, InvalidInput
 from shared.models import Code
-from shared.records import MAX_PAGE, BatchRecord, Page
+from shared.records import MAX_PAGE, BatchRecord, Page, invalid_page_request
 from shared.transactions import begin_read
 from shared.validation import normalize_batch
 
@@ -52,7 +52,7 @@ def list_batches(
         errors["limit"] = [f"Must be between 1 and {MAX_PAGE}."]
     after = _decode(cursor, errors) if cursor else None
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     query = select(*_counts(utcnow())).where(Code.project_id == project_id, Code.batch.is_not(None))
     if after is not None:
         query = query.where(Code.batch > after)
@@ -95,8 +95,8 @@ def _decode(cursor: str, errors: dict[str, list[str]]) -> str | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, name = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
         if version == "b1" and name:
-            return name
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+            return normalize_batch(name)
+    except (ValueError, binascii.Error, UnicodeError, InvalidInput):
         pass
     errors["cursor"] = ["Not a valid cursor."]
     return None

@@ -41,7 +41,7 @@ from shared.errors import (
 from shared.models import Claim, Code
 from shared.records import CODE_COLUMNS, CODE_DATETIME_COLUMNS, ClaimResult, CodeRecord, ExchangeResult
 from shared.transactions import begin_atomic_statement, begin_write, dialect_name
-from shared.validation import normalize_code, normalize_email
+from shared.validation import is_storable, normalize_code, normalize_email
 from shared.webhooks.events import (
     CLAIM_SOURCES,
     CODE_CLAIMED,
@@ -210,6 +210,8 @@ def _refusal(
 
 def exchange_token(session: Session, project_id: int, token: str) -> ExchangeResult:
     """Verify a claim token from a page: once, within 60 seconds, for the project that claimed."""
+    if not is_storable(token):  # no token holds one of these characters: it cannot match, or be hashed
+        raise TokenNotFound()
     now = utcnow()
     begin_write(session)
     used = session.execute(

@@ -17,6 +17,7 @@ from shared.records import (
     CodeRecord,
     Page,
     encode_cursor,
+    invalid_page_request,
     page_start,
 )
 from shared.transactions import begin_read, begin_write
@@ -125,7 +126,7 @@ def list_codes(
         )
     )
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     if before is not None:
         query = query.where(Code.id < before)
     if prefix:
@@ -145,7 +146,7 @@ def list_claims(
     errors: dict[str, list[str]] = {}
     before = page_start(limit, cursor, errors)
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     record = get_code(session, project_id, code)
     query = select(Claim.id, Claim.email, Claim.discord_user_id, Claim.claimed_at).where(
         Claim.code_id == record.id

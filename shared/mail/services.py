@@ -16,7 +16,7 @@ from shared.errors import InvalidInput
 from shared.mail.message import MailTemplates, check_claim_url, check_template
 from shared.models import DELIVERY_STATUSES, Delivery
 from shared.projects import get_project_by_name
-from shared.records import Page, encode_cursor, page_start
+from shared.records import Page, encode_cursor, invalid_page_request, page_start
 from shared.transactions import begin_write
 
 
@@ -109,7 +109,7 @@ def list_deliveries(
     errors: dict[str, list[str]] = {}
     before = page_start(limit, cursor, errors)
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     record = get_code(session, project_id, code)
     query = select(
         Delivery.id,

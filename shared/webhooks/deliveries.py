@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session
 from shared.clock import utcnow
 from shared.errors import (
     DeliveryInProgress,
-    InvalidInput,
     WebhookDeliveryNotFound,
     WebhookDisabled,
     WebhookEventNotFound,
 )
 from shared.models import WebhookAttempt, WebhookDelivery, WebhookEvent
-from shared.records import Page, encode_cursor, page_start
+from shared.records import Page, encode_cursor, invalid_page_request, page_start
 from shared.transactions import begin_read, begin_write
 from shared.webhooks.endpoints import endpoint_row
 from shared.webhooks.payloads import StoredEvent
@@ -92,7 +91,7 @@ def list_deliveries(
     errors: dict[str, list[str]] = {}
     before = page_start(limit, cursor, errors)
     if errors:
-        raise InvalidInput(errors)
+        raise invalid_page_request(errors)
     begin_read(session)
     endpoint_row(session, project_id, endpoint_id)
     query = _DELIVERY.where(WebhookDelivery.endpoint_id == endpoint_id)

@@ -204,7 +204,7 @@ def test_batches_are_listed_with_their_counts(post, generate, client, secret):
     assert [b["name"] for b in rest["items"]] == ["beta"] and rest["nextCursor"] is None
     assert client.get("/batches/beta", headers=secret).get_json()["data"]["assigned"] == 1
     assert_error(client.get("/batches/gamma", headers=secret), 404, "batch_not_found")
-    assert_error(client.get("/batches?cursor=bad", headers=secret), 422, "validation_error")
+    assert_error(client.get("/batches?cursor=bad", headers=secret), 422, "invalid_cursor")
     assert_error(client.get("/batches", headers=bearer("sk_" + "0" * 48)), 401, "unauthorized")
 
 

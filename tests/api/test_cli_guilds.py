@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from shared.guilds import get_guild_link
 
 GUILD = "123456789012345678"
@@ -43,3 +45,19 @@ def test_unlink(runner, project):
     assert json.loads(runner.invoke(args=["guilds", "list", "--json"]).output) == []
     result = runner.invoke(args=["guilds", "unlink", GUILD])
     assert result.exit_code != 0 and "guild_not_linked" in result.output
+
+
+@pytest.mark.parametrize("command", [["link", "GUILD_ID", "acme"], ["unlink", "GUILD_ID"]])
+def test_a_placeholder_pasted_as_the_server_id_says_what_the_id_is(runner, project, command):
+    result = runner.invoke(args=["guilds", *command])
+    assert result.exit_code == 2
+    assert "GUILD_ID must be a number (the server's id: in Discord, turn on Developer Mode" in result.output
+    assert "not 'GUILD_ID'." in result.output
+    assert "is not a valid integer" not in result.output
+
+
+@pytest.mark.parametrize("typed", ["0", "-1", "12x", "１２", str(2**63)])
+def test_a_server_id_is_a_positive_64_bit_number(runner, project, typed):
+    result = runner.invoke(args=["guilds", "link", "--", typed, "acme"])
+    assert result.exit_code == 2 and "GUILD_ID must be a number" in result.output, result.output
+    assert json.loads(runner.invoke(args=["guilds", "list", "--json"]).output) == []

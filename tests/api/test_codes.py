@@ -493,12 +493,18 @@ def test_list_filters_by_type_status_and_reservation(client, public, secret, gen
         ("limit=x", "limit"),
         ("status=gone", "status"),
         ("type=emoji", "type"),
-        ("cursor=%%%", "cursor"),
     ],
 )
 def test_list_rejects_bad_queries(client, secret, query, field):
     response = client.get(f"/codes?{query}", headers=secret)
     assert field in assert_error(response, 422, "validation_error")["errors"]
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "djE6OTIyMzM3MjAzNjg1NDc3NTgwOA", "djE6MA", "eDox"])
+def test_a_cursor_that_names_no_position_is_invalid_cursor(client, secret, cursor):
+    """Not base64, 2^63, zero, another version: 422 invalid_cursor, not a 500 or an empty page."""
+    response = client.get(f"/codes?cursor={cursor}", headers=secret)
+    assert assert_error(response, 422, "invalid_cursor")["errors"] == {"cursor": ["Not a valid cursor."]}
 
 
 def test_claims_of_a_code_are_listed_newest_first(client, public, secret, generate):

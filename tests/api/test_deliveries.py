@@ -114,7 +114,7 @@ def test_refusals(client, secret, public, generate, send, make_project):
         )
         assert "limit" in body["errors"]
     body = assert_error(
-        client.get(path, query_string={"cursor": "%%%"}, headers=secret), 422, "validation_error"
+        client.get(path, query_string={"cursor": "%%%"}, headers=secret), 422, "invalid_cursor"
     )
     assert "cursor" in body["errors"]
 

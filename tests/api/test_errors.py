@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -151,6 +152,69 @@ def test_malformed_json_is_400_invalid_json(client, secret):
 def test_json_without_content_type_is_read(client, secret):
     response = client.post("/codes/generate", data='{"amount": 1}', headers=secret)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b'{"amount": 1, "batch": ' + b"[" * 32 + b"]" * 32 + b"}", "more than 32 deep"),
+        (b"[" * 1000 + b"]" * 1000, "more than 32 deep"),
+        (b'{"a":' * 100_000, "more than 32 deep"),
+        (b'{"amount": 1, "amount": 2}', 'names "amount" more than once'),
+        (b'{"amount": 1, "batch": {"x": 1, "x": 2}}', 'names "x" more than once'),
+        (b'{"amount": NaN}', "NaN is not a JSON number"),
+        (b'{"amount": -Infinity}', "-Infinity is not a JSON number"),
+        (b'{"batch": "\xff"}', "not valid UTF-8"),
+        (b'{"batch": "\xed\xa0\x80"}', "not valid UTF-8"),
+        (b'{"amount": ' + b"9" * 5000 + b"}", "not valid JSON"),
+    ],
+)
+def test_json_bodies_are_read_strictly(client, secret, payload, message):
+    response = client.post("/codes/generate", data=payload, headers=secret, content_type="application/json")
+    body = assert_error(response, 400, "invalid_json")
+    assert message in body["message"]
+
+
+def test_32_levels_and_a_byte_order_mark_are_fine(client, secret):
+    nested = b'{"amount": 1, "batch": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}'
+    response = client.post("/codes/generate", data=nested, headers=secret, content_type="application/json")
+    assert response.status_code == 422 and list(response.get_json()["errors"]) == ["batch"]
+    bom = b'\xef\xbb\xbf{"amount": 1}'
+    assert client.post("/codes/generate", data=bom, headers=secret).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/codes/claim", {"code": "a\ud800b", "email": "a@example.com"}, "code"),
+        ("/codes/claim", {"code": "abc\u0000", "email": "a@example.com"}, "code"),
+        ("/codes/claim", {"code": "abc", "email": "a\u0000@example.com"}, "email"),
+        ("/codes/send", {"code": "abc", "emails": ["a@example.com", "b\udfff@example.com"]}, "emails.1"),
+        ("/codes/delete", {"code": "\udc00"}, "code"),
+        ("/claims/exchange", {"token": "a\ud800"}, "token"),
+        ("/webhooks", {"url": "https://shop.example/\u0000"}, "url"),
+        ("/webhooks/construct", {"event": "\u0000"}, "event"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_refused_by_field(client, secret, path, body, field):
+    # As a client's JSON library sends them: escaped (\ud800, \u0000).
+    response = client.post(path, data=json.dumps(body), headers=secret, content_type="application/json")
+    errors = assert_error(response, 422, "validation_error")["errors"]
+    assert errors == {field: ["Must not contain NUL or unpaired surrogate characters."]}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/codes/abc%00",
+        "/codes/code/%00",
+        "/codes/abc%00/claims",
+        "/codes/abc%00/deliveries",
+        "/codes/%00/claims.csv",
+    ],
+)
+def test_nul_in_a_code_in_the_path_is_422(client, secret, path):
+    assert_error(client.get(path, headers=secret), 422, "validation_error")
 
 
 @pytest.mark.parametrize("payload", ["[1, 2]", '"text"', "42", "null"])

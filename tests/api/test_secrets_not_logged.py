@@ -180,3 +180,59 @@ def test_misplaced_keys_never_reach_a_log_line_or_an_error(
     assert any('"exception"' in line for line in lines), "the 500 was logged with its traceback"
     assert_no_key(lines, keys)
     assert_no_key([response.get_data(as_text=True) for response in responses], keys)
+
+
+def digest_fragments(value: str, size: int = 16) -> set[str]:
+    return {value[i : i + size] for i in range(len(value) - size + 1)}
+
+
+def test_digests_of_keys_and_claim_tokens_never_reach_a_log_line(
+    limited_client, project, generate, production_log, monkeypatch
+):
+    """Key digests name the limiter's counters (its "ratelimit ... exceeded" line) and SQL
+    parameters name key and token digests (a traceback): neither reaches a line, nor does a token."""
+    from sqlalchemy import text
+
+    from api.extensions import db
+    from shared import codes
+    from shared.codes.claim import token_digest
+    from shared.projects import digest
+
+    client = limited_client
+    code = generate(allowedClaims=5)[0]["code"]
+    claimed = client.post(
+        "/codes/claim", json={"code": code, "email": "a@example.com"}, headers=bearer(project.keys.public_key)
+    )
+    assert claimed.status_code == 200, claimed.get_json()
+    token = claimed.get_json()["data"]["token"]
+    secret = bearer(project.keys.secret_key)
+    assert client.post("/claims/exchange", json={"token": token}, headers=secret).status_code == 200
+    assert client.post("/claims/exchange", json={"token": token}, headers=secret).status_code == 404
+
+    # A crash whose statement carries the key and token digests as parameters.
+    def crash(session, project_id, token):
+        statement = text("SELECT id FROM claims WHERE token_digest = :token AND no_such_column = :key")
+        db.session.execute(statement, {"token": token_digest(token), "key": digest(project.keys.secret_key)})
+
+    with monkeypatch.context() as patched:
+        patched.setattr(codes, "exchange_token", crash)
+        crashed = client.post("/claims/exchange", json={"token": token}, headers=secret)
+    assert crashed.status_code == 500
+
+    # Past the per-key limit (6 a minute): the limiter writes its line.
+    statuses = [client.get("/codes", headers=secret).status_code for _ in range(8)]
+    assert statuses[-1] == 429
+
+    lines = production_log.getvalue().splitlines()
+    assert any("no_such_column" in line and '"exception"' in line for line in lines), "the crash's traceback"
+    assert any("exceeded" in line for line in lines), "the limiter's line"
+    secrets = [
+        digest(project.keys.secret_key),
+        digest(project.keys.public_key),
+        token,
+        token_digest(token),
+    ]
+    haystack = "\n".join(lines)
+    for value in secrets:
+        leaked = [piece for piece in digest_fragments(value) if piece in haystack]
+        assert not leaked, f"a digest or token leaked: {leaked[:2]}"

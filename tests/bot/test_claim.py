@@ -167,3 +167,10 @@ async def test_claim_answers_only_in_a_server(harness, linked):
     assert "only in a server" in last_text(calls)
     calls = await harness.invoke("codes info", MANAGER, guild_id=None, code="anything")
     assert "only in a server" in last_text(calls)
+
+
+@pytest.mark.parametrize("value", ["abc\x00", "a\ud800b"], ids=["nul", "lone-surrogate"])
+async def test_a_code_no_database_could_hold_is_a_private_sentence_not_an_error(harness, linked, value):
+    calls = await harness.invoke("claim", MEMBER, code=value)
+    assert "Must not contain NUL or unpaired surrogate characters." in last_text(calls)
+    assert replies(calls)[-1].ephemeral

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import aiohttp
+import discord
 import pytest
 
 from bot import __main__ as entry
@@ -36,11 +38,19 @@ def test_parse_when_reads_relative_and_iso_times(text, expected):
     assert parse_when(text, "valid_until", now=NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["soon", "-5m", "5 minutes", "m", "9999999999d"])
+@pytest.mark.parametrize("text", ["soon", "-5m", "5 minutes", "m", "9999999999d", "9" * 5000 + "d"])
 def test_parse_when_refuses_anything_else_naming_the_option(text):
     with pytest.raises(InvalidInput) as caught:
         parse_when(text, "valid_from", now=NOW)
     assert list(caught.value.errors) == ["valid_from"]
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_a_well_formed_time_out_of_range_says_the_range_not_the_format(text):
+    with pytest.raises(InvalidInput) as caught:
+        parse_when(text, "valid_until", now=NOW)
+    [message] = caught.value.errors["valid_until"]
+    assert "9999" in message and "format" not in message.lower()
 
 
 def test_dm_throttle_counts_per_server_within_a_window():
@@ -100,9 +110,7 @@ def test_describe_prefers_a_service_message_over_the_generic_sentence():
 
 def test_python_m_bot_refuses_to_start_without_a_token(monkeypatch, capsys):
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    with pytest.raises(SystemExit) as caught:
-        entry.main(["run"])
-    assert caught.value.code == 2
+    assert entry.main(["run"]) == 1
     assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
 
 
@@ -129,3 +137,42 @@ def test_python_m_bot_sync_registers_the_tree_without_the_gateway(monkeypatch, t
     assert entry.main(["sync"]) == 0
     assert entry.main(["sync", "--guild", "42"]) == 0
     assert synced == [(None, ["claim", "codes"]), (42, ["claim", "codes"])]
+
+
+@pytest.mark.parametrize("typed", ["ID", "GUILD_ID", "12x", "0", "-5", str(2**63)])
+def test_python_m_bot_sync_says_what_a_server_id_is(typed, monkeypatch, capsys):
+    monkeypatch.setenv("DISCORD_TOKEN", "token-123")
+    with pytest.raises(SystemExit) as caught:
+        entry.main(["sync", "--guild", typed])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --guild: ID must be a number (the server's id: in Discord, turn on Developer Mode" in err
+    assert f"not {typed!r}." in err
+
+
+@pytest.mark.parametrize(
+    ("failure", "sentence"),
+    [
+        (
+            discord.LoginFailure("Improper token has been passed."),
+            "python -m bot: Discord refused DISCORD_TOKEN",
+        ),
+        (
+            aiohttp.ClientConnectionError("Cannot connect to host discord.com:443"),
+            "python -m bot: Cannot reach Discord",
+        ),
+    ],
+)
+def test_python_m_bot_sync_says_in_one_sentence_why_discord_could_not_be_used(
+    failure, sentence, monkeypatch, tmp_path, capsys
+):
+    async def login(self, token):
+        raise failure
+
+    monkeypatch.setattr(entry, "configure_logging", lambda *_args, **_kwargs: None)
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-token")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    monkeypatch.setattr(CodesBot, "login", login)
+    assert entry.main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(sentence) and "Traceback" not in err

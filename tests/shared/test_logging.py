@@ -88,6 +88,29 @@ def test_keys_and_tokens_never_survive(secret):
     assert "/codes" in out
 
 
+DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+CLAIM_TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "line, secret",
+    [
+        (f"ratelimit 6 per 1 minute (127.0.0.1|{DIGEST}) exceeded at endpoint: codes.Codes", DIGEST),
+        (f"[parameters: ('{DIGEST}', 3)]", DIGEST),
+        (f"DETAIL:  Key (token_digest)=({DIGEST.upper()}) already exists.", DIGEST.upper()),
+        (f"303 -> https://shop.example/welcome?claim_token={CLAIM_TOKEN}", CLAIM_TOKEN),
+        (f'{{"token": "{CLAIM_TOKEN}"}}', CLAIM_TOKEN),
+        ("secret whsec_b3BlbiBzZXNhbWUgYW5kIGZyaWVuZHMgb2Y9", "b3BlbiBzZXNhbWU"),
+    ],
+)
+def test_digests_claim_tokens_and_webhook_secrets_never_survive(line, secret):
+    assert secret not in redact(line)
+
+
+def test_a_request_id_is_not_mistaken_for_a_token():
+    assert redact(f"request {CLAIM_TOKEN} done") == f"request {CLAIM_TOKEN} done"
+
+
 def test_discord_tokens_and_url_passwords_are_removed():
     token = "MTA4NjY0NTk5NzY4Mzk0NzU4Mw.GhX1aB.abcdefghijklmnopqrstuvwxyz0123456789"
     out = redact(f"login with {token} to postgresql+psycopg://codes:s3cret-pw@db:5432/codes")
