@@ -37,6 +37,7 @@ code with :func:`note_code_guess`. Those two, and :class:`RateLimited`, are the 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ from api import endpoints
 from api.auth import bearer_key
 from api.counters import Count, Counter, Counters, counters_for
 from api.errors import HTTP_ERRORS, ApiError
+
+log = logging.getLogger(__name__)
 
 # Never rate limited: load balancers and orchestrators probe these (api/health.py); nor are static
 # files (endpoints "static" and "<blueprint>.static").
@@ -201,6 +204,9 @@ def _check() -> None:
     g.codes_counted = counted
     if outcome.refused is not None:
         rule, item = counted.items[outcome.refused]
+        # The counter by its name without the tag: an address, a key's row, never a key or digest.
+        name = counted.counters[outcome.refused].name.partition(":")[2]
+        log.info("rate limit exceeded: %s (%s) on %s %s", item, name, request.method, endpoint or "no route")
         message = rule.message or f"Too many requests: at most {item}. Try again later."
         raise RateLimited(message, _seconds_until(outcome.reset_at))
 
