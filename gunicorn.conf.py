@@ -48,14 +48,17 @@ def worker_processes(settings: Settings, cpus: int) -> int:
     return settings.web_concurrency or 2 * cpus + 1
 
 
-def on_starting(server) -> None:
-    """The same rule when --workers or GUNICORN_CMD_ARGS asked for more processes."""
-    if counts_in_memory(settings) and server.num_workers > 1:
+def nworkers_changed(server, new_value, old_value) -> None:
+    """The same rule whenever the number of processes changes: --workers or GUNICORN_CMD_ARGS at
+    start, a reload (SIGHUP) that reads them again, SIGTTIN. A reload also starts ``workers``
+    processes before trimming to this number, so the setting itself goes back to one too."""
+    if counts_in_memory(settings) and new_value > 1:
         server.log.warning(
             "%d workers asked for, serving with 1: without REDIS_URL the rate limits count in "
             "memory, exact only in one process (set REDIS_URL to run more)",
-            server.num_workers,
+            new_value,
         )
+        server.cfg.set("workers", 1)
         server.num_workers = 1
 
 
@@ -72,9 +75,10 @@ timeout = settings.web_timeout
 # timeout: docker-compose.yml gives 30 seconds).
 graceful_timeout = 25
 keepalive = 5
-# Recycle workers now and then, so a slow leak never grows into an outage.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, so a slow leak never grows into an outage; but not the one process
+# that counts the rate limits in memory (a recycle would start every counter again at zero).
+max_requests = 0 if counts_in_memory(settings) else 2000
+max_requests_jitter = 0 if counts_in_memory(settings) else 200
 # The heartbeat file in memory, not on a container's overlay filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Processes are managed by the container runtime; no control socket in $HOME.

@@ -1,5 +1,6 @@
 """Bearer-key authentication: a precondition of every route but the probes, checked before the
-body, so 401 and 403 come before everything else a request can get wrong."""
+body, so 401 and 403 come before everything else a request can get wrong, except the per-address
+rate limit (api.limits), which comes first so that nobody can make us look keys up without end."""
 
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +175,12 @@ class RedisCounters:
     def __init__(
         self, url: str, *, timeout: float = 0.5, retry_seconds: float = 1.0, give_back_seconds: float = 0.02
     ):
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        # No retries: a script call that timed out may have run, and running it again would count
+        # the request twice and give a count back twice. (redis-py's default depends on how the
+        # client is built and on the URL's options, so it is said here.)
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
         self._hit = self.client.register_script(_HIT)
         self._give_back = self.client.register_script(_GIVE_BACK)
         self.fallback = MemoryCounters()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import flask_migrate
@@ -95,8 +97,12 @@ def test_without_redis_one_process_serves_so_the_limits_count_exactly(monkeypatc
     assert _load_conf(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 1
     # With the limits off there is nothing to count.
     assert _load_conf(monkeypatch, WEB_CONCURRENCY="3", RATELIMIT_ENABLED="false")["workers"] == 3
-    # --workers on the command line too (the on_starting hook): tests/api/test_limit_bursts.py
-    # runs make run's command with GUNICORN_CMD_ARGS="--workers 3" and finds one worker.
+    # Nor is that process recycled: a recycle would start every counter again at zero.
+    assert _load_conf(monkeypatch)["max_requests"] == 0
+    assert _load_conf(monkeypatch, REDIS_URL="redis://redis:6379/0")["max_requests"] > 0
+    # --workers on the command line too (the nworkers_changed hook): tests/api/test_limit_bursts.py
+    # runs make run's command with GUNICORN_CMD_ARGS="--workers 3" and finds one worker; below,
+    # a reload and SIGTTIN keep it at one.
 
 
 def test_workers_default_to_the_cpus_available(monkeypatch, tmp_path):
@@ -136,6 +142,39 @@ def _healthcheck(port: int) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
+
+
+def _workers(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def _settles_at_one_worker(master: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_workers(master)) == 1:
+            time.sleep(1)  # and stays there: no second process comes up a moment later
+            if len(_workers(master)) == 1:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_without_redis_a_reload_or_sigttin_never_serves_a_second_process(migrated_sqlite, tmp_path):
+    url, instance = migrated_sqlite
+    port = free_port()
+    env = _service_env(url, instance, PORT=str(port), GUNICORN_CMD_ARGS="--workers 3")
+    server = Gunicorn(env=env, log_path=tmp_path / "gunicorn.log", args=("--config", str(CONF)), port=port)
+    with server:
+        master = server.process.pid
+        assert _settles_at_one_worker(master)
+        first = _workers(master)
+        server.process.send_signal(signal.SIGHUP)  # a reload reads --workers 3 again
+        assert _settles_at_one_worker(master) and _workers(master) != first
+        server.process.send_signal(signal.SIGTTIN)  # one more worker, please
+        time.sleep(1)
+        assert _settles_at_one_worker(master)
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
 
 
 def test_gunicorn_serves_probes_writes_json_logs_and_stops_gracefully(migrated_sqlite, tmp_path):
