@@ -9,13 +9,12 @@ from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
 from shared.codegen import CodeGenerator
-from shared.codes.insert import insert_codes
+from shared.codes.insert import announce_created, insert_codes, inserted_records
 from shared.errors import CodeSpaceExhausted, InvalidInput
 from shared.models import Code
 from shared.records import CodeRecord
 from shared.transactions import begin_write
 from shared.validation import MAX_GENERATE, generate_errors, normalize_batch, normalize_email
-from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 
 # The types whose codes take room in the space of a new code of the key type: numeric codes are
 # alphanumeric too. (An alphanumeric code that happens to be all digits is rare, 0.05%; the
@@ -112,28 +111,8 @@ def generate_codes(
         created.extend(insert_codes(session, params, candidates))
     if len(created) < amount:
         raise CodeSpaceExhausted()
-    records = [
-        CodeRecord(
-            id=code_id,
-            code=code,
-            type=code_type,
-            allowed_claims=allowed_claims,
-            claims=0,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            reserved_for=reserved_for,
-            discord_guild_id=discord_guild_id,
-            discord_role_id=discord_role_id,
-            created_at=now,
-            updated_at=now,
-            batch=batch,
-        )
-        for code_id, code in created
-    ]
-    if is_listening(session, project_id):
-        record_event(
-            session, project_id, CODE_CREATED, {"codes": [code_snapshot(r) for r in records]}, now=now
-        )
+    records = inserted_records(params, created)
+    announce_created(session, project_id, records, now)
     return records
 
 

@@ -14,12 +14,11 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from shared.clock import to_naive_utc, utcnow
-from shared.codes.insert import insert_codes
+from shared.codes.insert import announce_created, insert_codes, inserted_records
 from shared.errors import CodeExists, InvalidInput
-from shared.records import CodeRecord, ImportResult, SkippedCode
+from shared.records import ImportResult, SkippedCode
 from shared.transactions import begin_write
 from shared.validation import MAX_IMPORT, normalize_batch, normalize_custom_code, settings_errors
-from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 
 # How many values a CodeExists message names; its ``errors`` name every one.
 _NAMED = 10
@@ -94,29 +93,8 @@ def import_codes(
             dict(sorted(errors.items(), key=lambda item: int(item[0].split(".")[1]))),
             " ".join(messages) + " Nothing was imported (skip existing codes to import the others).",
         )
-    if created and is_listening(session, project_id):
-        # Like generate: subscribers hear of every code created, whichever way it came.
-        records = [
-            CodeRecord(
-                id=code_id,
-                code=code,
-                type="custom",
-                allowed_claims=allowed_claims,
-                claims=0,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                reserved_for=None,
-                discord_guild_id=None,
-                discord_role_id=None,
-                created_at=now,
-                updated_at=now,
-                batch=batch,
-            )
-            for code_id, code in created
-        ]
-        record_event(
-            session, project_id, CODE_CREATED, {"codes": [code_snapshot(r) for r in records]}, now=now
-        )
+    # Like generate: subscribers hear of every code created, whichever way it came.
+    announce_created(session, project_id, inserted_records(settings, created), now)
     skipped = sorted(
         [(first_at[value], SkippedCode(value, "code_exists")) for value in existing]
         + [(index, SkippedCode(value, "duplicate")) for index, value in repeats.items()],

@@ -13,7 +13,9 @@ import json
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
+from shared.records import CodeRecord
 from shared.transactions import dialect_name
+from shared.webhooks.events import CODE_CREATED, code_snapshot, is_listening, record_event
 
 _COLUMNS = (
     "project_id, code, type, allowed_claims, claims, valid_from, valid_until, reserved_for, "
@@ -60,3 +62,34 @@ def insert_codes(session: Session, settings: dict, values: list[str]) -> list[tu
     codes = values if dialect == "postgresql" else json.dumps(values)
     rows = session.execute(_INSERT_MANY[dialect], {**DEFAULTS, **settings, "codes": codes}).all()
     return [(row.id, row.code) for row in rows]
+
+
+def inserted_records(settings: dict, created: list[tuple[int, str]]) -> list[CodeRecord]:
+    """The codes ``insert_codes`` created with ``settings``, as it wrote them."""
+    row = {**DEFAULTS, **settings}
+    return [
+        CodeRecord(
+            id=code_id,
+            code=code,
+            type=row["type"],
+            allowed_claims=row["allowed_claims"],
+            claims=0,
+            valid_from=row["valid_from"],
+            valid_until=row["valid_until"],
+            reserved_for=row["reserved_for"],
+            discord_guild_id=row["discord_guild_id"],
+            discord_role_id=row["discord_role_id"],
+            created_at=row["now"],
+            updated_at=row["now"],
+            batch=row["batch"],
+        )
+        for code_id, code in created
+    ]
+
+
+def announce_created(session: Session, project_id: int, records: list[CodeRecord], now) -> None:
+    """``code.created`` for new codes, in their transaction, when the project has subscribers."""
+    if records and is_listening(session, project_id):
+        record_event(
+            session, project_id, CODE_CREATED, {"codes": [code_snapshot(r) for r in records]}, now=now
+        )
