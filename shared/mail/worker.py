@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.backoff import Backoff
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.logging import bound_request_id, configure_logging
@@ -46,24 +46,20 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: attempt n waits base * 2**(n-1), capped, times [0.5, 1)."""
+class RetryPolicy(Backoff):
+    """The backoff of email deliveries, and how many attempts a message gets before "failed"."""
 
-    max_attempts: int = 8
     base_seconds: float = 60.0
     max_seconds: float = 3600.0
-    rng: random.Random = field(default_factory=random.SystemRandom)
+    max_attempts: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(
-            settings.mail_max_attempts, settings.mail_retry_base_seconds, settings.mail_retry_max_seconds
+            base_seconds=settings.mail_retry_base_seconds,
+            max_seconds=settings.mail_retry_max_seconds,
+            max_attempts=settings.mail_max_attempts,
         )
-
-    def delay(self, attempts: int) -> dt.timedelta:
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
-        # Half fixed, half random: retries of one outage spread out but never come back at once.
-        return dt.timedelta(seconds=ceiling * self.rng.uniform(0.5, 1.0))
 
 
 class Worker:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.backoff import Backoff
 from shared.clock import UTC, utcnow
 from shared.config import Settings
 from shared.logging import bound_request_id
@@ -30,20 +30,6 @@ log = logging.getLogger("codes.webhooks")
 
 DISPATCH_BATCH = 100
 PURGE_EVERY = dt.timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Attempt n waits base * 2**(n-1), capped, times a random factor in [0.5, 1): each wait is
-    at least as long as the one before, and retries of one outage spread out."""
-
-    base_seconds: float = 30.0
-    max_seconds: float = 6 * 3600.0
-    rng: random.Random = field(default_factory=random.SystemRandom)
-
-    def delay(self, attempts: int) -> dt.timedelta:
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
-        return dt.timedelta(seconds=ceiling * self.rng.uniform(0.5, 1.0))
 
 
 @dataclass

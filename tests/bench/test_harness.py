@@ -7,18 +7,17 @@ No timing is asserted here; speed is measured only by ``make bench``.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import psycopg
 import pytest
-import redis
 
 from api import create_app
 from bench import floor, generate_floor, handout, harness, production, raw_db, report, scale, stats, wrk
 from shared.codegen import is_in_space
 from shared.codes import generate_codes
 from shared.config import Settings
+from tests.support import redis_url_or_skip
 
 # The floor speaks PostgreSQL only.
 postgresql_only = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -194,20 +193,9 @@ def test_the_limited_server_reads_every_limit_raised_and_redis_from_its_environm
     }
 
 
-def _redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is unreachable under CI: {exc}")
-        pytest.skip(f"Redis unreachable: {exc}")
-    return url
-
-
 @postgresql_only
 def test_the_runs_counters_are_found_in_redis_and_only_they_are_deleted(pg, project):
-    url = _redis_url()
+    url = redis_url_or_skip()
     prefix = f"codes-bench-test-{uuid.uuid4().hex[:8]}"
     config = {
         "SQLALCHEMY_DATABASE_URI": pg,
